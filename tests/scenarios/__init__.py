@@ -15,7 +15,9 @@ class Scenario:
     name: str
     definition: dict[str, Any]
     input: Any
-    expect: dict[str, Any]  # {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error": ..., "cause"?: ...}
+    expect: dict[
+        str, Any
+    ]  # {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error": ..., "cause"?: ...}
     services: dict[str, str] = field(default_factory=dict)  # resource -> "module:function"
 
     @property

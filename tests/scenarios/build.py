@@ -13,7 +13,9 @@ def machine(states: dict[str, Any], start: str | None = None, **top: Any) -> dic
 
 def one(state: dict[str, Any], **top: Any) -> dict[str, Any]:
     """A machine of one terminal state named S."""
-    return machine({"S": {**state, "End": True} if state["Type"] not in ("Succeed", "Fail") else state}, **top)
+    return machine(
+        {"S": {**state, "End": True} if state["Type"] not in ("Succeed", "Fail") else state}, **top
+    )
 
 
 def ok(output: Any) -> dict[str, Any]:

@@ -28,8 +28,9 @@ def load_services(spec: dict[str, str]) -> dict[str, Callable[[Any], Any]]:
 
 
 class Driver:
-    def __init__(self, definition: Any, services: dict[str, Callable[[Any], Any]] | None = None,
-                 validate: bool = True) -> None:
+    def __init__(
+        self, definition: Any, services: dict[str, Callable[[Any], Any]] | None = None, validate: bool = True
+    ) -> None:
         self.machine = parse_machine(definition, validate=validate)
         self.services = services or {}
         self.now = START
@@ -38,9 +39,14 @@ class Driver:
 
     def context(self, name: str, retries: tuple[int, ...], extra: dict[str, Any]) -> dict[str, Any]:
         ctx = {
-            "Execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:test:run-1",
-                          "Name": "run-1", "Input": self.input, "StartTime": "2023-11-14T22:13:20Z",
-                          "RoleArn": "arn:aws:iam::123456789012:role/statehop", "RedriveCount": 0},
+            "Execution": {
+                "Id": "arn:aws:states:us-east-1:123456789012:execution:test:run-1",
+                "Name": "run-1",
+                "Input": self.input,
+                "StartTime": "2023-11-14T22:13:20Z",
+                "RoleArn": "arn:aws:iam::123456789012:role/statehop",
+                "RedriveCount": 0,
+            },
             "StateMachine": {"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:test", "Name": "test"},
             "State": {"Name": name, "EnteredTime": "2023-11-14T22:13:20Z", "RetryCount": sum(retries)},
         }
@@ -55,22 +61,34 @@ class Driver:
         assert isinstance(outcome, Fail)
         return {"status": "FAILED", "error": outcome.error, "cause": outcome.cause}
 
-    def _run(self, machine: Machine, data: Any, variables: Variables, extra: dict[str, Any]) -> Succeed | Fail:
+    def _run(
+        self, machine: Machine, data: Any, variables: Variables, extra: dict[str, Any]
+    ) -> Succeed | Fail:
         name = machine.start_at
         retries: tuple[int, ...] = ()
-        outcome: Outcome = enter(machine, name, data, self.context(name, retries, extra), variables,
-                                 now=self.now, retries=retries)
+        outcome: Outcome = enter(
+            machine, name, data, self.context(name, retries, extra), variables, now=self.now, retries=retries
+        )
         while True:
             if isinstance(outcome, Succeed | Fail):
                 return outcome
             if isinstance(outcome, Next):
                 name, data, variables, retries = outcome.state, outcome.output, outcome.variables, ()
-                outcome = enter(machine, name, data, self.context(name, retries, extra), variables, now=self.now)
+                outcome = enter(
+                    machine, name, data, self.context(name, retries, extra), variables, now=self.now
+                )
             elif isinstance(outcome, Retry):
                 self.now += outcome.delay
                 retries = outcome.retries
-                outcome = enter(machine, name, outcome.input, self.context(name, retries, extra), outcome.variables,
-                                now=self.now, retries=retries)
+                outcome = enter(
+                    machine,
+                    name,
+                    outcome.input,
+                    self.context(name, retries, extra),
+                    outcome.variables,
+                    now=self.now,
+                    retries=retries,
+                )
             elif isinstance(outcome, Delay):
                 self.now = max(self.now, outcome.until)
                 outcome = outcome.then
@@ -81,8 +99,16 @@ class Driver:
             else:  # pragma: no cover
                 raise AssertionError(outcome)
 
-    def _dispatch(self, machine: Machine, name: str, data: Any, variables: Variables, retries: tuple[int, ...],
-                  extra: dict[str, Any], d: Dispatch) -> Outcome:
+    def _dispatch(
+        self,
+        machine: Machine,
+        name: str,
+        data: Any,
+        variables: Variables,
+        retries: tuple[int, ...],
+        extra: dict[str, Any],
+        d: Dispatch,
+    ) -> Outcome:
         self.dispatched.append((d.resource, d.payload))
         ctx = self.context(name, retries, extra)
         fn = self.services.get(d.resource)
@@ -93,13 +119,21 @@ class Driver:
             result = fn(d.payload)
         except StatesError as err:
             return complete(machine, name, data, ctx, variables, error=err, retries=retries)
-        except Exception as exc:  # noqa: BLE001 - a handler's exception is the task's error
+        except Exception as exc:
             err = StatesError(type(exc).__name__, str(exc))
             return complete(machine, name, data, ctx, variables, error=err, retries=retries)
         return complete(machine, name, data, ctx, variables, result=result, retries=retries)
 
-    def _fork(self, machine: Machine, name: str, data: Any, variables: Variables, retries: tuple[int, ...],
-              extra: dict[str, Any], f: Fork) -> Outcome:
+    def _fork(
+        self,
+        machine: Machine,
+        name: str,
+        data: Any,
+        variables: Variables,
+        retries: tuple[int, ...],
+        extra: dict[str, Any],
+        f: Fork,
+    ) -> Outcome:
         ctx = self.context(name, retries, extra)
         results: list[Any] = []
         failed = 0
@@ -113,14 +147,25 @@ class Driver:
                 continue
             tolerant = f.tolerated_failure_count is not None or f.tolerated_failure_percentage is not None
             if f.kind == "parallel" or not tolerant:
-                return complete(machine, name, data, ctx, variables, error=StatesError(end.error, end.cause),
-                                retries=retries)
+                return complete(
+                    machine,
+                    name,
+                    data,
+                    ctx,
+                    variables,
+                    error=StatesError(end.error, end.cause),
+                    retries=retries,
+                )
             failed += 1
             results.append({"Error": end.error, "Cause": end.cause})
-            if tolerance_exceeded(failed, len(f.inputs), f.tolerated_failure_count, f.tolerated_failure_percentage):
+            if tolerance_exceeded(
+                failed, len(f.inputs), f.tolerated_failure_count, f.tolerated_failure_percentage
+            ):
                 return complete(machine, name, data, ctx, variables, error=exceeded_error(), retries=retries)
         return complete(machine, name, data, ctx, variables, result=results, retries=retries)
 
 
-def run(definition: Any, data: Any, services: dict[str, str] | None = None, validate: bool = True) -> dict[str, Any]:
+def run(
+    definition: Any, data: Any, services: dict[str, str] | None = None, validate: bool = True
+) -> dict[str, Any]:
     return Driver(definition, load_services(services or {}), validate=validate).run(data)

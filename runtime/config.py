@@ -1,0 +1,86 @@
+"""One configuration model for every role, from STATEHOP_* environment variables and an
+optional file (``STATEHOP_CONFIG=path.json|.toml``), validated by pydantic."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+EMBEDDED_DATABASE = "sqlite+aiosqlite:///:memory:"
+EMBEDDED_AMQP = "memory://"
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values from the file named by STATEHOP_CONFIG (JSON or TOML); env vars win over it."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("STATEHOP_CONFIG")
+        if not path:
+            return {}
+        text = Path(path).read_text()
+        data = tomllib.loads(text) if path.endswith(".toml") else json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the configuration file must hold an object")
+        return {k.lower(): v for k, v in data.items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STATEHOP_", extra="forbid")
+
+    amqp_url: str = Field(EMBEDDED_AMQP, description="memory:// (embedded) or amqp://user:pass@host/vhost")
+    database_url: str = Field(
+        EMBEDDED_DATABASE, description="sqlite+aiosqlite:///file.db or postgresql+asyncpg://..."
+    )
+    queue_prefix: str = "statehop"
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    prefetch: int = Field(64, ge=1, le=10_000)
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    token_secret: str = Field(
+        default_factory=lambda: secrets.token_hex(32),
+        description="HMAC key for task tokens; set the same value on every replica",
+    )
+    resource_map: dict[str, str] = Field(default_factory=dict)
+    resource_map_file: str | None = None
+    max_payload_bytes: int = Field(1024 * 1024, ge=1024)
+    shutdown_timeout: float = Field(30.0, ge=0)
+    log_format: Literal["json", "console"] = "console"
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_scheme(cls, value: str) -> str:
+        if value.split("://", 1)[0] not in ("memory", "amqp", "amqps"):
+            raise ValueError("must start with memory://, amqp:// or amqps://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+    def resources(self) -> dict[str, str]:
+        mapping = {}
+        if self.resource_map_file:
+            mapping.update(json.loads(Path(self.resource_map_file).read_text()))
+        mapping.update(self.resource_map)
+        return mapping
+
+    @property
+    def embedded(self) -> bool:
+        return self.amqp_url.startswith("memory://")
