@@ -1,0 +1,1 @@
+"""Runnable StateHop examples: one folder per workflow (machine, handlers, cases, README)."""
