@@ -202,7 +202,7 @@ def _handle_error(state: State, data: Any, context: Any, variables: Variables, e
             if used < retrier.max_attempts:
                 delay = retry_delay(retrier.interval_seconds, retrier.backoff_rate, used,
                                     retrier.max_delay_seconds, retrier.jitter_full, rand)
-                new_counts = counts[:i] + (used + 1,) + counts[i + 1:]
+                new_counts = (*counts[:i], used + 1, *counts[i + 1:])
                 return Retry(state.name, data, delay, new_counts, err.error, err.cause, variables)
             break  # the matching retrier is spent: fall through to Catch
     for catcher in state.catch:
@@ -270,17 +270,22 @@ def _seconds(value: Any, field: str, data: Any, context: Any, variables: Variabl
 
 
 def _enter_task(state: TaskState, data: Any, context: Any, variables: Variables) -> Outcome:
-    payload = _task_payload(state, data, context, variables)
-    basis = _effective_input(state, data, context, variables) if not state.jsonata else data
+    if state.jsonata:
+        payload = _task_payload(state, data, context, variables)
+        basis = data
+    else:  # InputPath once: it is both the Parameters input and the *SecondsPath basis
+        basis = _effective_input(state, data, context, variables)
+        payload = basis if state.parameters is None else state.parameters.render(basis, context, variables)
     timeout = _seconds(state.timeout_seconds, "TimeoutSeconds", basis, context, variables)
     heartbeat = _seconds(state.heartbeat_seconds, "HeartbeatSeconds", basis, context, variables)
-    if timeout is not None and timeout < 1 or heartbeat is not None and heartbeat < 1:
-        raise StatesError(StatesNames.RUNTIME, "TimeoutSeconds and HeartbeatSeconds must be positive integers")
+    if (timeout is not None and timeout < 1) or (heartbeat is not None and heartbeat < 1):
+        raise StatesError(StatesNames.RUNTIME,
+                          "TimeoutSeconds and HeartbeatSeconds must be positive integers")
     if timeout is not None and heartbeat is not None and heartbeat >= timeout:
         raise StatesError(StatesNames.RUNTIME, "HeartbeatSeconds must be smaller than TimeoutSeconds")
     credentials = state.credentials
-    if credentials is not None and not state.jsonata:
-        credentials = PayloadTemplate(credentials).render(data, context, variables)
+    if isinstance(credentials, PayloadTemplate):  # JSONPath: compiled by parse_machine
+        credentials = credentials.render(data, context, variables)
     elif credentials is not None:
         credentials = _dynamic(credentials, "Credentials", data, context, variables)
     return Dispatch(state.name, state.resource, payload, timeout, heartbeat, credentials, variables)
@@ -326,13 +331,14 @@ def _enter_wait(state: WaitState, data: Any, context: Any, variables: Variables,
         seconds = _select(state.seconds_path, basis, context, variables)
         until = now + _number(seconds, "SecondsPath", integer=True)
     elif state.timestamp is not None:
-        until = parse_timestamp(_dynamic(state.timestamp, "Timestamp", basis, context, variables), "Timestamp")
+        stamp = _dynamic(state.timestamp, "Timestamp", basis, context, variables)
+        until = parse_timestamp(stamp, "Timestamp")
     else:
         assert state.timestamp_path is not None
         until = parse_timestamp(_select(state.timestamp_path, basis, context, variables), "TimestampPath")
     if until - now > MAX_WAIT_SECONDS:
-        raise StatesError(StatesNames.RUNTIME,
-                          f"The Wait state would wait {until - now:.0f} seconds; the maximum is {MAX_WAIT_SECONDS}")
+        raise StatesError(StatesNames.RUNTIME, f"The Wait state would wait {until - now:.0f} seconds; "
+                                               f"the maximum is {MAX_WAIT_SECONDS}")
     if state.jsonata:
         states = _jsonata_states(data, context)
         new_vars = _assign(state.assign, True, None, context, variables, states)
@@ -390,9 +396,11 @@ def map_items(state: MapState, data: Any, context: Any, variables: Variables) ->
             if hasattr(state.items, "render") else (state.items if state.items is not None else data)
     else:
         effective = _effective_input(state, data, context, variables)
-        items = effective if state.items_path is None else _select(state.items_path, effective, context, variables)
+        items = effective if state.items_path is None \
+            else _select(state.items_path, effective, context, variables)
     if not isinstance(items, list):
-        where = "Items" if state.jsonata else f"ItemsPath '{state.items_path.text if state.items_path else '$'}'"
+        items_path = state.items_path.text if state.items_path else "$"
+        where = "Items" if state.jsonata else f"ItemsPath '{items_path}'"
         raise StatesError(
             StatesNames.RUNTIME if not state.jsonata else StatesNames.QUERY_EVALUATION_ERROR,
             f"The {where} field must point to a JSON array, got {dumps_compact(items)}",
@@ -400,19 +408,21 @@ def map_items(state: MapState, data: Any, context: Any, variables: Variables) ->
     return effective, items
 
 
-def _batches(state: MapState, inputs: list[Any], effective: Any, context: Any, variables: Variables) -> list[Any]:
+def _batches(state: MapState, inputs: list[Any], effective: Any, context: Any,
+             variables: Variables) -> list[Any]:
     batcher = state.batcher
     if not batcher:
         return inputs
+    paths = state.batch_paths  # compiled by parse_machine
     max_items = batcher.get("MaxItemsPerBatch")
-    if "MaxItemsPerBatchPath" in batcher:
-        max_items = _select(PathCache.get(batcher["MaxItemsPerBatchPath"]), effective, context, variables)
+    if "MaxItemsPerBatchPath" in paths:
+        max_items = _select(paths["MaxItemsPerBatchPath"], effective, context, variables)
     max_bytes = batcher.get("MaxInputBytesPerBatch")
-    if "MaxInputBytesPerBatchPath" in batcher:
-        max_bytes = _select(PathCache.get(batcher["MaxInputBytesPerBatchPath"]), effective, context, variables)
-    batch_input = batcher.get("BatchInput")
-    if batch_input is not None and not state.jsonata:
-        batch_input = PayloadTemplate(batch_input).render(effective, context, variables)
+    if "MaxInputBytesPerBatchPath" in paths:
+        max_bytes = _select(paths["MaxInputBytesPerBatchPath"], effective, context, variables)
+    batch_input = state.batch_input
+    if isinstance(batch_input, PayloadTemplate):  # JSONPath: compiled by parse_machine
+        batch_input = batch_input.render(effective, context, variables)
     max_items = int(max_items) if max_items else len(inputs) or 1
     max_bytes = int(max_bytes) if max_bytes else 256 * 1024
     batches: list[Any] = []
@@ -430,16 +440,6 @@ def _batches(state: MapState, inputs: list[Any], effective: Any, context: Any, v
     return [{"Items": b, **({"BatchInput": batch_input} if batch_input is not None else {})} for b in batches]
 
 
-class PathCache:
-    """Compiled paths for the few Map fields read straight from the raw definition."""
-
-    @staticmethod
-    def get(text: str) -> CompiledPath:
-        from runtime.asl.paths import compile_path
-
-        return compile_path(text)
-
-
 def _enter_map(state: MapState, data: Any, context: Any, variables: Variables) -> Outcome:
     if state.item_reader is not None:
         raise StatesError(
@@ -450,7 +450,8 @@ def _enter_map(state: MapState, data: Any, context: Any, variables: Variables) -
     effective, items = map_items(state, data, context, variables)
     inputs = map_item_inputs(state, effective, items, context, variables)
     inputs = _batches(state, inputs, effective, context, variables)
-    concurrency = _optional_number(state.max_concurrency, "MaxConcurrency", effective, context, variables, True)
+    concurrency = _optional_number(state.max_concurrency, "MaxConcurrency",
+                                   effective, context, variables, True)
     tolerated_count = _optional_number(state.tolerated_failure_count, "ToleratedFailureCount",
                                        effective, context, variables, True)
     tolerated_pct = _optional_number(state.tolerated_failure_percentage, "ToleratedFailurePercentage",

@@ -88,7 +88,7 @@ class TaskState(ResultState):
     resource: str = ""
     timeout_seconds: Any = None  # number | CompiledPath | JSONata template
     heartbeat_seconds: Any = None
-    credentials: Any = None
+    credentials: Any = None  # PayloadTemplate (JSONPath) | raw value (JSONata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +143,8 @@ class MapState(ResultState):
     tolerated_failure_count: Any = None
     tolerated_failure_percentage: Any = None
     batcher: Mapping[str, Any] | None = None
+    batch_input: Any = None  # ItemBatcher.BatchInput: PayloadTemplate (JSONPath) | raw value (JSONata)
+    batch_paths: Mapping[str, CompiledPath] = field(default_factory=dict)  # ItemBatcher's *Path fields
     item_reader: Mapping[str, Any] | None = None
     result_writer: Mapping[str, Any] | None = None
     label: str | None = None
@@ -179,6 +181,9 @@ class Machine:
             else:
                 raise KeyError(f"branch path {branch!r}: state {parts[i]!r} has no branches")
         return machine
+
+
+_BATCHER_PATHS = ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath")
 
 
 def _path(value: Any) -> tuple[CompiledPath | None, bool]:
@@ -293,8 +298,12 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
     kind = raw["Type"]
     kw = _common(name, raw, lang)
     if kind == "Pass":
-        return PassState(**kw, **_result_fields(raw, lang), result=raw.get("Result"), has_result="Result" in raw)
+        return PassState(**kw, **_result_fields(raw, lang),
+                         result=raw.get("Result"), has_result="Result" in raw)
     if kind == "Task":
+        credentials = raw.get("Credentials")
+        if credentials is not None and not jsonata:
+            credentials = PayloadTemplate(credentials)
         return TaskState(
             **kw,
             **_result_fields(raw, lang),
@@ -303,7 +312,7 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
             if "TimeoutSecondsPath" not in raw else compile_path(raw["TimeoutSecondsPath"]),
             heartbeat_seconds=_dyn(raw.get("HeartbeatSeconds"), jsonata)
             if "HeartbeatSecondsPath" not in raw else compile_path(raw["HeartbeatSecondsPath"]),
-            credentials=raw.get("Credentials"),
+            credentials=credentials,
         )
     if kind == "Choice":
         from runtime.asl.choice import compile_choice_rule
@@ -348,6 +357,12 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
         selector = raw.get("ItemSelector", raw.get("Parameters") if not jsonata else None)
         result_kw = _result_fields(raw, lang)
         result_kw.pop("parameters", None)  # for Map, Parameters is the legacy ItemSelector
+        batcher = raw.get("ItemBatcher")
+        batcher_fields: Mapping[str, Any] = batcher if isinstance(batcher, Mapping) else {}
+        batch_input = batcher_fields.get("BatchInput")
+        if batch_input is not None and not jsonata:
+            batch_input = PayloadTemplate(batch_input)
+        batch_paths = {k: compile_path(v) for k, v in batcher_fields.items() if k in _BATCHER_PATHS}
         return MapState(
             **kw,
             **result_kw,
@@ -364,7 +379,9 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
             tolerated_failure_percentage=compile_path(raw["ToleratedFailurePercentagePath"])
             if "ToleratedFailurePercentagePath" in raw
             else _dyn(raw.get("ToleratedFailurePercentage"), jsonata),
-            batcher=raw.get("ItemBatcher"),
+            batcher=batcher,
+            batch_input=batch_input,
+            batch_paths=batch_paths,
             item_reader=raw.get("ItemReader"),
             result_writer=raw.get("ResultWriter"),
             label=raw.get("Label"),

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from runtime.asl.errors import ExpressionError
+from jsonpath_ng import Child, Fields, Index, Root
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext.parser import parse as jp_parse
 
-from jsonpath_ng import Child, Fields, Index, Root  # type: ignore[import-untyped]
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError  # type: ignore[import-untyped]
-from jsonpath_ng.ext import parse as jp_parse  # type: ignore[import-untyped]
+from runtime.asl.errors import ExpressionError
 
 Step = str | int
 RootKind = Literal["input", "context", "variable"]
@@ -30,7 +30,9 @@ RootKind = Literal["input", "context", "variable"]
 _VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)")
 # A definite path written with names and indexes only; the fallback for what the
 # jsonpath-ng lexer refuses (non-ASCII names).
-_SIMPLE_STEP = re.compile(r"""\.([^.\[\]'"\s]+)|\[(-?\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]""")
+_SIMPLE_STEP = re.compile(
+    r"""\.([^.\[\]'"\s]+)|\[(-?\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]"""
+)
 
 
 class PathError(ExpressionError):
@@ -73,7 +75,8 @@ class CompiledPath:
             return [m.value for m in self.expr.find(data)]
         for step in steps:
             if type(step) is str:
-                if isinstance(data, Mapping) and step in data:
+                # JSON objects are plain dicts: test that first, the ABC check costs ~8x more.
+                if (type(data) is dict or isinstance(data, Mapping)) and step in data:
                     data = data[step]
                     continue
                 raise PathNotFound(self.text, data)
@@ -114,7 +117,7 @@ def _set(node: Any, steps: tuple[Step, ...], value: Any, text: str) -> Any:
     if isinstance(step, str):
         if node is None:
             node = {}
-        if not isinstance(node, Mapping):
+        if type(node) is not dict and not isinstance(node, Mapping):
             raise PathNotFound(text, node)
         copy = dict(node)
         copy[step] = _set(copy.get(step), rest, value, text) if rest else value
@@ -174,7 +177,8 @@ def compile_path(text: str) -> CompiledPath:
             root, variable, body = "variable", m.group(1), "$" + text[m.end():]
     try:
         expr = jp_parse(body)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001 - library raises bare Exception too
+    # The library raises bare Exception too.
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
         simple = _simple_steps(body[1:])
         if simple is None:
             raise PathError(f"{text!r} is not a valid JSONPath: {exc}") from None
