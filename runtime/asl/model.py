@@ -193,25 +193,25 @@ def _path(value: Any) -> tuple[CompiledPath | None, bool]:
     return compile_path(value), False
 
 
-def _jsonata_template(value: Any) -> Any:
+def _jsonata_template(value: Any, field: str = "") -> Any:
     from runtime.asl.jsonata import compile_template
 
-    return compile_template(value)
+    return compile_template(value, field=field)
 
 
-def _dyn(value: Any, jsonata: bool) -> Any:
+def _dyn(value: Any, jsonata: bool, field: str = "") -> Any:
     """A field that is a literal in JSONPath states and may be an expression in JSONata ones."""
     if value is None:
         return None
     if jsonata and isinstance(value, str | dict | list):
-        return _jsonata_template(value)
+        return _jsonata_template(value, field)
     return value
 
 
 def _assign(raw: Mapping[str, Any], jsonata: bool) -> Any:
     if "Assign" not in raw:
         return None
-    return _jsonata_template(raw["Assign"]) if jsonata else PayloadTemplate(raw["Assign"])
+    return _jsonata_template(raw["Assign"], "Assign") if jsonata else PayloadTemplate(raw["Assign"])
 
 
 def _retriers(raw: Any) -> tuple[Retrier, ...]:
@@ -242,7 +242,7 @@ def _catchers(raw: Any, jsonata: bool) -> tuple[Catcher, ...]:
                 errors=tuple(c["ErrorEquals"]),
                 next=c["Next"],
                 result_path=result_path,
-                output=_jsonata_template(c["Output"]) if jsonata and "Output" in c else None,
+                output=_jsonata_template(c["Output"], "Output") if jsonata and "Output" in c else None,
                 assign=_assign(c, jsonata),
             )
         )
@@ -261,7 +261,7 @@ def _common(name: str, raw: Mapping[str, Any], lang: str) -> dict[str, Any]:
     }
     if jsonata:
         if "Output" in raw:
-            kw["output"] = _jsonata_template(raw["Output"])
+            kw["output"] = _jsonata_template(raw["Output"], "Output")
     else:
         if "InputPath" in raw:
             kw["input_path"], kw["input_discard"] = _path(raw["InputPath"])
@@ -275,7 +275,7 @@ def _result_fields(raw: Mapping[str, Any], lang: str) -> dict[str, Any]:
     kw: dict[str, Any] = {"retry": _retriers(raw.get("Retry")), "catch": _catchers(raw.get("Catch"), jsonata)}
     if jsonata:
         if "Arguments" in raw:
-            kw["arguments"] = _jsonata_template(raw["Arguments"])
+            kw["arguments"] = _jsonata_template(raw["Arguments"], "Arguments")
     else:
         if "Parameters" in raw:
             kw["parameters"] = PayloadTemplate(raw["Parameters"])
@@ -292,8 +292,10 @@ def _path_or_intrinsic(value: str) -> Any:
     return compile_intrinsic(value) if looks_like_intrinsic(value) else compile_path(value)
 
 
-def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
-    lang = raw.get("QueryLanguage", parent_lang)
+def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
+    """Compile one state. A state without QueryLanguage uses the *machine's* top-level
+    language, also inside Parallel branches and Map processors (as AWS does)."""
+    lang = raw.get("QueryLanguage", root_lang)
     jsonata = lang == JSONATA
     kind = raw["Type"]
     kw = _common(name, raw, lang)
@@ -308,9 +310,9 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
             **kw,
             **_result_fields(raw, lang),
             resource=raw["Resource"],
-            timeout_seconds=_dyn(raw.get("TimeoutSeconds"), jsonata)
+            timeout_seconds=_dyn(raw.get("TimeoutSeconds"), jsonata, "TimeoutSeconds")
             if "TimeoutSecondsPath" not in raw else compile_path(raw["TimeoutSecondsPath"]),
-            heartbeat_seconds=_dyn(raw.get("HeartbeatSeconds"), jsonata)
+            heartbeat_seconds=_dyn(raw.get("HeartbeatSeconds"), jsonata, "HeartbeatSeconds")
             if "HeartbeatSecondsPath" not in raw else compile_path(raw["HeartbeatSecondsPath"]),
             credentials=credentials,
         )
@@ -321,9 +323,9 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
         for rule in raw.get("Choices", ()):
             if jsonata:
                 branches.append(ChoiceBranch(
-                    next=rule["Next"], rule=_jsonata_template(rule["Condition"]),
+                    next=rule["Next"], rule=_jsonata_template(rule["Condition"], "Condition"),
                     assign=_assign(rule, True),
-                    output=_jsonata_template(rule["Output"]) if "Output" in rule else None))
+                    output=_jsonata_template(rule["Output"], "Output") if "Output" in rule else None))
             else:
                 branches.append(ChoiceBranch(next=rule["Next"], rule=compile_choice_rule(rule),
                                              assign=_assign(rule, False)))
@@ -331,8 +333,8 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
     if kind == "Wait":
         return WaitState(
             **kw,
-            seconds=_dyn(raw.get("Seconds"), jsonata),
-            timestamp=_dyn(raw.get("Timestamp"), jsonata),
+            seconds=_dyn(raw.get("Seconds"), jsonata, "Seconds"),
+            timestamp=_dyn(raw.get("Timestamp"), jsonata, "Timestamp"),
             seconds_path=compile_path(raw["SecondsPath"]) if "SecondsPath" in raw else None,
             timestamp_path=compile_path(raw["TimestampPath"]) if "TimestampPath" in raw else None,
         )
@@ -341,15 +343,15 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
     if kind == "Fail":
         return FailState(
             **kw,
-            error=_dyn(raw.get("Error"), jsonata),
-            cause=_dyn(raw.get("Cause"), jsonata),
+            error=_dyn(raw.get("Error"), jsonata, "Error"),
+            cause=_dyn(raw.get("Cause"), jsonata, "Cause"),
             error_path=_path_or_intrinsic(raw["ErrorPath"]) if "ErrorPath" in raw else None,
             cause_path=_path_or_intrinsic(raw["CausePath"]) if "CausePath" in raw else None,
         )
     if kind == "Parallel":
         return ParallelState(
             **kw, **_result_fields(raw, lang),
-            branches=tuple(_machine(b, lang) for b in raw.get("Branches", ())),
+            branches=tuple(_machine(b, root_lang) for b in raw.get("Branches", ())),
         )
     if kind == "Map":
         processor_raw = raw.get("ItemProcessor") or raw.get("Iterator") or {}
@@ -366,19 +368,19 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
         return MapState(
             **kw,
             **result_kw,
-            processor=_machine(processor_raw, lang),
+            processor=_machine(processor_raw, root_lang),
             distributed=config.get("Mode") == "DISTRIBUTED",
             items_path=compile_path(raw["ItemsPath"]) if "ItemsPath" in raw else None,
-            items=_dyn(raw.get("Items"), True) if jsonata and "Items" in raw else raw.get("Items"),
+            items=_dyn(raw.get("Items"), True, "Items") if jsonata and "Items" in raw else raw.get("Items"),
             item_selector=None if selector is None else (
-                _jsonata_template(selector) if jsonata else PayloadTemplate(selector)),
+                _jsonata_template(selector, "ItemSelector") if jsonata else PayloadTemplate(selector)),
             max_concurrency=compile_path(raw["MaxConcurrencyPath"]) if "MaxConcurrencyPath" in raw
-            else _dyn(raw.get("MaxConcurrency", 0), jsonata),
+            else _dyn(raw.get("MaxConcurrency", 0), jsonata, "MaxConcurrency"),
             tolerated_failure_count=compile_path(raw["ToleratedFailureCountPath"])
-            if "ToleratedFailureCountPath" in raw else _dyn(raw.get("ToleratedFailureCount"), jsonata),
+            if "ToleratedFailureCountPath" in raw else _dyn(raw.get("ToleratedFailureCount"), jsonata, "ToleratedFailureCount"),
             tolerated_failure_percentage=compile_path(raw["ToleratedFailurePercentagePath"])
             if "ToleratedFailurePercentagePath" in raw
-            else _dyn(raw.get("ToleratedFailurePercentage"), jsonata),
+            else _dyn(raw.get("ToleratedFailurePercentage"), jsonata, "ToleratedFailurePercentage"),
             batcher=batcher,
             batch_input=batch_input,
             batch_paths=batch_paths,
@@ -390,8 +392,8 @@ def _state(name: str, raw: Mapping[str, Any], parent_lang: str) -> State:
                                    f"unknown state type {kind!r}")])
 
 
-def _machine(raw: Mapping[str, Any], parent_lang: str) -> Machine:
-    lang = raw.get("QueryLanguage", parent_lang)
+def _machine(raw: Mapping[str, Any], root_lang: str) -> Machine:
+    lang = raw.get("QueryLanguage", root_lang)
     return Machine(
         start_at=raw["StartAt"],
         states={name: _state(name, s, lang) for name, s in raw["States"].items()},

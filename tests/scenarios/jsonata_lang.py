@@ -100,4 +100,12 @@ SCENARIOS = [
         "A": {"Type": "Pass", **JA, "Assign": {"n": "{% $states.input.v + 1 %}"}, "Next": "B"},
         "B": {"Type": "Pass", "Parameters": {"n.$": "$n"}, "End": True}}),
       {"v": 1}, ok({"n": 2})),
+    S("jsonata-map-in-jsonpath-machine-children-default-to-jsonpath", machine({
+        "M": {"Type": "Map", **JA, "Items": "{% $states.input.xs %}", "ItemProcessor": {
+            "StartAt": "JP", "States": {"JP": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": True}}},
+            "End": True}}),
+      {"xs": [1, 2]}, ok([{"v": 1}, {"v": 2}])),
+    S("jsonata-undefined-cause-names-the-field", ja({"P": {"Type": "Pass", "Output": {"x": "{% $states.input.nope %}"}, "End": True}}),
+      {}, failed("States.QueryEvaluationError",
+                 "The JSONata expression '$states.input.nope' specified for the field 'Output/x' returned nothing (undefined).")),
 ]
