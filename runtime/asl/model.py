@@ -377,7 +377,8 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
             max_concurrency=compile_path(raw["MaxConcurrencyPath"]) if "MaxConcurrencyPath" in raw
             else _dyn(raw.get("MaxConcurrency", 0), jsonata, "MaxConcurrency"),
             tolerated_failure_count=compile_path(raw["ToleratedFailureCountPath"])
-            if "ToleratedFailureCountPath" in raw else _dyn(raw.get("ToleratedFailureCount"), jsonata, "ToleratedFailureCount"),
+            if "ToleratedFailureCountPath" in raw
+            else _dyn(raw.get("ToleratedFailureCount"), jsonata, "ToleratedFailureCount"),
             tolerated_failure_percentage=compile_path(raw["ToleratedFailurePercentagePath"])
             if "ToleratedFailurePercentagePath" in raw
             else _dyn(raw.get("ToleratedFailurePercentage"), jsonata, "ToleratedFailurePercentage"),
