@@ -35,6 +35,7 @@ from runtime.engine.step import TO_EVENT, TO_QUEUE, TO_TIMER, Outgoing, Step
 from runtime.engine.timers import Timers
 from runtime.hop import EXPRESS, STANDARD, Hop, HopDecodeError
 from runtime.store import Store
+from runtime.store.errors import ExecutionNotRedrivable, StoreError
 from runtime.store.records import ExecutionStatus, ForkItem, TaskTokenStatus
 from runtime.transport.base import Delivery, Topology, Transport, TransportError
 
@@ -42,6 +43,10 @@ log = logging.getLogger("statehop.engine")
 
 #: Built-in integrations (http:invoke, sqs:sendMessage, ...) run as a service on this queue.
 BUILTIN_SERVICE = "statehop-builtin"
+START_EXECUTION = "states:startExecution"
+#: Top-level hop seqs of redrive n start at n * GENERATION, so hops of an earlier run are
+#: recognised (and dropped) after a redrive.
+GENERATION = 1_000_000_000
 CALLBACK_HEADER = "x-sh-callback"  # set on replies that come from SendTask* (not the service's own answer)
 
 
@@ -148,39 +153,55 @@ class Engine:
     ) -> Any:
         """Create the execution (idempotent by name) and publish its first hop."""
         input = {} if input is None else input
-        name = name or str(uuid.uuid4())
         async with self.store.transaction() as tx:
             started = await tx.create_execution(
-                state_machine_arn, name=name, input=_json(input), trace_header=trace_header
+                state_machine_arn,
+                name=name or str(uuid.uuid4()),
+                input=_json(input),
+                trace_header=trace_header,
             )
-            execution = started.execution
             if not started.created:
-                return execution
-            sm = await tx.describe_state_machine_for_execution(execution.arn)
-            machine = parse_machine(sm.definition)
-            self._remember(self._machines, execution.revision_id, machine, 256)
-            wtype = str(execution.type)
-            now = self.clock.now()
-            deadline = now + machine.timeout_seconds if machine.timeout_seconds else None
-            first = Hop(
-                execution.arn,
-                execution.state_machine_version_arn or execution.state_machine_arn,
+                return started.execution
+            outgoing = Step(Hop(started.execution.arn, state_machine_arn, "", None), self.clock.now())
+            await self._begin(tx, started.execution, input, outgoing, trace_header)
+            rows = await self._stage(tx, outgoing, force=True)
+        await self._flush(outgoing, rows)
+        return started.execution
+
+    async def _begin(self, tx: Any, execution: Any, input: Any, step: Step, trace_header: str | None) -> None:
+        """ExecutionStarted, the first hop and the machine's timeout timer, onto ``step``."""
+        sm = await tx.describe_state_machine_for_execution(execution.arn)
+        machine = parse_machine(sm.definition)
+        self._remember(self._machines, execution.revision_id, machine, 256)
+        now = self.clock.now()
+        deadline = now + machine.timeout_seconds if machine.timeout_seconds else None
+        first = Hop(
+            execution.arn,
+            execution.state_machine_version_arn or execution.state_machine_arn,
+            machine.start_at,
+            {"input": input, "vars": {}},
+            workflow_type=str(execution.type),
+            deadline=deadline,
+            traceparent=trace_header,
+        )
+        step.outgoing.append(Outgoing(TO_QUEUE, Topology.HOPS, first.to_message()))
+        if deadline is not None:
+            timeout_hop = Hop(
+                first.execution_arn,
+                first.state_machine_arn,
                 machine.start_at,
-                {"input": input, "vars": {}},
-                workflow_type=wtype,
+                {},
+                kind="exec-timeout",
+                workflow_type=first.workflow_type,
                 deadline=deadline,
                 traceparent=trace_header,
             )
-            step = Step(first, now)
-            step.outgoing.append(Outgoing(TO_QUEUE, Topology.HOPS, first.to_message()))
-            if deadline is not None:
-                step.hop_to(machine.start_at, "exec-timeout", {}, seq=0, due=deadline)
-            await tx.append_events(
-                execution.arn, [ev.execution_started(input, sm.role_arn, execution.state_machine_version_arn)]
-            )
-            rows = await self._stage(tx, step, force=True)
-        await self._flush(step, rows)
-        return execution
+            message = timeout_hop.to_message()
+            step.outgoing.append(Outgoing(TO_TIMER, Topology.HOPS, message, deadline, message.message_id))
+        await tx.append_events(
+            execution.arn,
+            [ev.execution_started(input, sm.role_arn, execution.state_machine_version_arn)],
+        )
 
     async def wait(self, execution_arn: str, timeout: float | None = None) -> Any:
         """Wait until the execution ends (here or in another process); return its record."""
@@ -205,18 +226,139 @@ class Engine:
                 if future in waiters:
                     waiters.remove(future)
 
+    async def start_sync(
+        self,
+        state_machine_arn: str,
+        input: Any = None,
+        name: str | None = None,
+        timeout: float | None = 300.0,
+        trace_header: str | None = None,
+    ) -> Any:
+        """StartSyncExecution: start and answer with the ended execution (EXPRESS: 5 minutes)."""
+        execution = await self.start_execution(state_machine_arn, input, name, trace_header)
+        return await self.wait(execution.arn, timeout)
+
     async def stop_execution(self, execution_arn: str, error: str = "", cause: str = "") -> Any:
+        """StopExecution: ABORTED once; pending tasks and joins are cancelled, and the
+        top-level state they belonged to is kept as the redrive point."""
         async with self.store.transaction() as tx:
             record = await tx.get_execution(execution_arn)
-            if record.status == ExecutionStatus.RUNNING:
-                done = await tx.finish_execution(
-                    execution_arn, ExecutionStatus.ABORTED, error=error, cause=cause
-                )
-                if done:
-                    await tx.append_events(execution_arn, [ev.execution_aborted(error, cause)])
+            if record.status == ExecutionStatus.RUNNING and await tx.finish_execution(
+                execution_arn, ExecutionStatus.ABORTED, error=error, cause=cause
+            ):
+                await tx.append_events(execution_arn, [ev.execution_aborted(error, cause)])
+                point = None
+                for token in await tx.cancel_task_tokens(execution_arn):
+                    task = await tx.get_task_token(token)
+                    if not task.branch_path:
+                        saved = orjson.loads(task.info)
+                        point = {"state": task.state_name, "input": saved["input"], "vars": saved.get("vars")}
+                for key in await tx.cancel_forks(execution_arn):
+                    if "/" not in key:
+                        saved = orjson.loads((await tx.get_fork(execution_arn, key)).info)
+                        point = {
+                            "state": _fork_state(key)[1],
+                            "input": saved["input"],
+                            "vars": saved.get("vars"),
+                            "reuse_fork": key,
+                        }
+                if point is not None:
+                    await tx.set_redrive_point(execution_arn, _json(point))
             record = await tx.get_execution(execution_arn)
         self._notify(execution_arn)
         return record
+
+    async def redrive_execution(self, execution_arn: str) -> Any:
+        """RedriveExecution: continue a FAILED/TIMED_OUT/ABORTED execution where it stopped.
+
+        The state that failed runs again with the input and variables it had; a Parallel or
+        Map keeps the branches/items that had succeeded and runs only the others. Hops of the
+        earlier run still in flight are dropped (their seq belongs to an older generation).
+        """
+        async with self.store.transaction() as tx:
+            record = await tx.get_execution(execution_arn)
+            if record.status not in (
+                ExecutionStatus.FAILED,
+                ExecutionStatus.TIMED_OUT,
+                ExecutionStatus.ABORTED,
+            ):
+                raise ExecutionNotRedrivable(
+                    f"Execution {execution_arn} is {record.status}; only FAILED, TIMED_OUT or ABORTED "
+                    "executions can be redriven"
+                )
+            raw = await tx.get_redrive_point(execution_arn)
+            if raw is None:
+                raise ExecutionNotRedrivable(
+                    f"Execution {execution_arn} has no recorded point to continue from (it ended before "
+                    "any state could be resumed)"
+                )
+            point = orjson.loads(raw)
+            record = await tx.redrive_execution(execution_arn)
+            await tx.set_redrive_point(execution_arn, None)
+            await tx.cancel_task_tokens(execution_arn)
+            await tx.cancel_forks(execution_arn)
+            machine = await self._machine(tx, execution_arn, record.revision_id)
+            now = self.clock.now()
+            deadline = now + machine.timeout_seconds if machine.timeout_seconds else None
+            body: dict[str, Any] = {"input": point["input"], "vars": point.get("vars") or {}}
+            if point.get("reuse_fork"):
+                body["reuse_fork"] = point["reuse_fork"]
+            first = Hop(
+                execution_arn,
+                record.state_machine_version_arn or record.state_machine_arn,
+                point["state"],
+                body,
+                seq=record.redrive_count * GENERATION,
+                kind="enter",
+                workflow_type=str(record.type),
+                deadline=deadline,
+                traceparent=record.trace_header,
+            )
+            step = Step(first, now)
+            step.outgoing.append(Outgoing(TO_QUEUE, Topology.HOPS, first.to_message()))
+            if deadline is not None:
+                step.hop_to(point["state"], "exec-timeout", {}, seq=first.seq, due=deadline)
+            await tx.append_events(
+                execution_arn, [ev.simple("ExecutionRedriven", {"redriveCount": record.redrive_count})]
+            )
+            rows = await self._stage(tx, step, force=True)
+        await self._flush(step, rows)
+        return record
+
+    async def _note_redrive_point(self, tx: Any, hop: Hop) -> None:
+        """An aborted or timed-out execution: the first hop dropped afterwards tells where a
+        redrive should continue (the top-level state it belonged to)."""
+        if await tx.get_redrive_point(hop.execution_arn) is not None or hop.kind == "exec-timeout":
+            return
+        body = hop.body if isinstance(hop.body, Mapping) else {}
+        point: dict[str, Any] | None = None
+        if hop.branch:
+            key = "/".join(hop.branch.split("/")[:1])
+            fork = await tx.get_fork(hop.execution_arn, key)
+            saved = orjson.loads(fork.info)
+            point = {
+                "state": _fork_state(key)[1],
+                "input": saved["input"],
+                "vars": saved.get("vars"),
+                "reuse_fork": key,
+            }
+        elif hop.kind in ("enter", "retry"):
+            point = {"state": hop.state, "input": body.get("input"), "vars": body.get("vars")}
+        elif hop.kind == "complete" and "token" in body:
+            saved = orjson.loads((await tx.get_task_token(body["token"])).info)
+            point = {"state": hop.state, "input": saved["input"], "vars": saved.get("vars")}
+        elif hop.kind == "complete" and "fork" in body:
+            saved = orjson.loads((await tx.get_fork(hop.execution_arn, body["fork"])).info)
+            point = {
+                "state": hop.state,
+                "input": saved["input"],
+                "vars": saved.get("vars"),
+                "reuse_fork": body["fork"],
+            }
+        elif hop.kind == "resume" and body.get("next"):
+            point = {"state": body["next"], "input": body.get("output"), "vars": body.get("vars")}
+        if point is not None:
+            await tx.set_redrive_point(hop.execution_arn, _json(point))
 
     def _notify(self, execution_arn: str) -> None:
         for future in self._waiters.pop(execution_arn, []):
@@ -271,6 +413,11 @@ class Engine:
             info, record = await self._execution(tx, hop.execution_arn)
             if record.status != ExecutionStatus.RUNNING:
                 log.info("hop %s of ended execution %s dropped", hop.state, hop.execution_arn)
+                if record.status in (ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT):
+                    await self._note_redrive_point(tx, hop)
+                return None, []
+            if not hop.branch and hop.seq // GENERATION != record.redrive_count:
+                log.info("hop %s from before redrive %d dropped", hop.state, record.redrive_count)
                 return None, []
             if hop.branch and await self._branch_cancelled(tx, hop):
                 return None, []
@@ -346,6 +493,14 @@ class Engine:
             step.event(ev.state_exited(state.type, state.name, outcome.output))
             await self._branch_end(tx, step, True, outcome.output, outcome.variables)
         elif isinstance(outcome, Fail):
+            if not step.hop.branch:
+                step.redrive_point = {"state": state.name, "input": data, "vars": variables}
+                if (
+                    step.hop.kind == "complete"
+                    and isinstance(step.hop.body, Mapping)
+                    and step.hop.body.get("fork")
+                ):
+                    step.redrive_point["reuse_fork"] = step.hop.body["fork"]
             await self._branch_end(tx, step, False, (outcome.error, outcome.cause), outcome.variables)
         elif isinstance(outcome, Retry):
             step.hop_to(
@@ -394,13 +549,18 @@ class Engine:
         if not progress.recorded:
             return
         await self._launch(step, key, fork_info, progress.start)
-        if not progress.complete:
-            return
+        if progress.complete:
+            self._join_done(step, key, fork, fork_info, progress)
+
+    def _join_done(
+        self, step: Step, key: str, fork: Any, fork_info: Mapping[str, Any], progress: Any
+    ) -> None:
+        """The join ended (all done, first failure, or tolerance exceeded): resume the parent."""
         tolerant = fork.tolerated_failure_count is not None or fork.tolerated_failure_percentage is not None
         if progress.threshold_exceeded or (progress.failed and not tolerant):
             if tolerant:
                 err = interpreter.exceeded_error()
-                body = {"fork": key, "error": err.error, "cause": err.cause}
+                body: dict[str, Any] = {"fork": key, "error": err.error, "cause": err.cause}
             else:
                 body = {"fork": key, "error": progress.error or "", "cause": progress.cause or ""}
         else:
@@ -435,9 +595,12 @@ class Engine:
                 else ev.execution_failed(error, cause)
             )
         if done:
-            # The final event is written even for EXPRESS: it is not a transition, and
-            # DescribeExecution/StartSyncExecution need the ending.
-            await tx.append_events(arn, [event])
+            # Through the step (after its StateExited), and even for EXPRESS: the ending is not a
+            # transition, and DescribeExecution/StartSyncExecution need it.
+            step.events.append(event)
+            if step.redrive_point is not None:
+                await tx.set_redrive_point(arn, _json(step.redrive_point))
+            await self._answer_parent(tx, step, status, result)
             step.finished = (status, result)
             step.publish_event(
                 f"execution.{status.lower()}",
@@ -466,17 +629,24 @@ class Engine:
         hop = step.hop
         try:
             target = self.resources.resolve(d.resource, d.payload)
-            if target.kind == "activity":
-                raise StatesError(
-                    StatesNames.RUNTIME,
-                    f"Activity '{target.name}': activities need the API role (GetActivityTask)",
-                )
-            if target.pattern in (SYNC, SYNC2) and target.kind != "builtin":
+            if target.pattern in (SYNC, SYNC2) and target.name != START_EXECUTION:
                 raise StatesError(StatesNames.RUNTIME, f"'{d.resource}' does not support the .sync pattern")
+            child_result = None
+            if target.name == START_EXECUTION:
+                child_result = await self._start_child(tx, step, d, target, token)
         except StatesError as err:
             ctx = build_context(info, state.name, step.now, sum(retries), token)
             outcome = interpreter.complete(sub, state.name, data, ctx, variables, error=err, retries=retries)
             step.event(ev.task_failed(d.resource, err.error, err.cause))
+            await self._apply(tx, step, info, sub, state, data, variables, retries, outcome, None)
+            return
+        if child_result is not None:  # startExecution without .sync answers at once
+            ctx = build_context(info, state.name, step.now, sum(retries), token)
+            step.event(ev.task_scheduled(d.resource, d.payload, self.region, None, None))
+            step.event(ev.task_succeeded(d.resource, child_result))
+            outcome = interpreter.complete(
+                sub, state.name, data, ctx, variables, result=child_result, retries=retries
+            )
             await self._apply(tx, step, info, sub, state, data, variables, retries, outcome, None)
             return
         payload = d.payload
@@ -497,6 +667,7 @@ class Engine:
             "lambda_invoke": target.payload_from == "Payload",
             "heartbeat": d.heartbeat_seconds,
         }
+        activity = target.kind == "activity"
         await tx.create_task_token(
             hop.execution_arn,
             state.name,
@@ -504,9 +675,27 @@ class Engine:
             attempt=attempt,
             info=_json(task_info),
             token=token,
+            activity_arn=d.resource if activity else None,
+            input=_json(payload) if activity else None,
         )
-        queue = Topology.task_queue(BUILTIN_SERVICE if target.kind == "builtin" else target.name)
         deadline = step.now + d.timeout_seconds if d.timeout_seconds else None
+        if target.name != START_EXECUTION and not activity:
+            self._task_message(step, state, target, d, payload, token, attempt, deadline)
+        self._task_timers(step, state, d, token, attempt, deadline)
+
+    def _task_message(
+        self,
+        step: Step,
+        state: State,
+        target: Target,
+        d: Dispatch,
+        payload: Any,
+        token: str,
+        attempt: int,
+        deadline: float | None,
+    ) -> None:
+        hop = step.hop
+        queue = Topology.task_queue(BUILTIN_SERVICE if target.kind == "builtin" else target.name)
         step.send(
             queue,
             taskwire.task_message(
@@ -525,6 +714,10 @@ class Engine:
         )
         if target.pattern == WAIT_FOR_TASK_TOKEN:
             self._mark_callback(step)
+
+    def _task_timers(
+        self, step: Step, state: State, d: Dispatch, token: str, attempt: int, deadline: float | None
+    ) -> None:
         if deadline is not None:
             step.hop_to(
                 state.name,
@@ -542,6 +735,91 @@ class Engine:
                 attempt=attempt,
                 key_suffix="1",
             )
+
+    async def _start_child(self, tx: Any, step: Step, d: Dispatch, target: Target, token: str) -> Any:
+        """arn:aws:states:::states:startExecution[.sync[:2]]: start a nested execution in this
+        hop's transaction. Without .sync the task answers at once; with it, the child answers
+        this task's token when it ends (see _end_execution)."""
+        params = d.payload if isinstance(d.payload, Mapping) else {}
+        sm_arn = params.get("StateMachineArn")
+        if not isinstance(sm_arn, str):
+            raise StatesError(StatesNames.RUNTIME, "states:startExecution needs a StateMachineArn string")
+        child_input = params.get("Input", {})
+        if isinstance(child_input, str):
+            try:
+                child_input = orjson.loads(child_input)
+            except orjson.JSONDecodeError:
+                raise StatesError(
+                    StatesNames.RUNTIME, "states:startExecution: Input is not valid JSON"
+                ) from None
+        try:
+            started = await tx.create_execution(
+                sm_arn,
+                name=params.get("Name") or str(uuid.uuid4()),
+                input=_json(child_input),
+                parent_execution_arn=step.hop.execution_arn,
+            )
+        except StoreError as exc:
+            raise StatesError(
+                f"StepFunctions.{getattr(exc, 'aws_code', type(exc).__name__)}", str(exc)
+            ) from None
+        child = started.execution
+        if started.created:
+            await self._begin(tx, child, child_input, step, step.hop.traceparent)
+        if target.pattern in (SYNC, SYNC2):
+            await tx.set_parent_task_token(child.arn, token)
+            return None
+        return {"ExecutionArn": child.arn, "StartDate": child.start_date.timestamp()}
+
+    async def _answer_parent(self, tx: Any, step: Step, status: str, result: Any) -> None:
+        """A nested .sync execution ended: answer the parent's task with DescribeExecution's shape."""
+        arn = step.hop.execution_arn
+        token = await tx.get_parent_task_token(arn)
+        if token is None:
+            return
+        record = await tx.get_execution(arn)
+        parent = await tx.get_task_token(token)
+        saved = orjson.loads(parent.info)
+        described: dict[str, Any] = {
+            "ExecutionArn": arn,
+            "StateMachineArn": record.state_machine_arn,
+            "Name": record.name,
+            "Status": status,
+            "StartDate": record.start_date.timestamp(),
+            "StopDate": step.now,
+            "Input": record.input,
+            "InputDetails": {"Included": True},
+        }
+        if status == "SUCCEEDED":
+            output = _json(result)
+            described["Output"] = orjson.loads(output) if saved.get("pattern") == SYNC2 else output
+            described["OutputDetails"] = {"Included": True}
+            answer: dict[str, Any] = {"token": token, "result": described}
+        else:
+            described["Error"], described["Cause"] = result
+            answer = {"token": token, "error": "States.TaskFailed", "cause": _json(described)}
+        hop = await self._answer_hop(tx, parent, answer)
+        step.outgoing.append(Outgoing(TO_QUEUE, Topology.HOPS, hop.to_message()))
+
+    async def claim_activity_task(
+        self, activity_arn: str, worker_name: str | None = None, wait_seconds: float = 60.0
+    ) -> tuple[str, str] | None:
+        """GetActivityTask: long-poll for a task of this activity; (token, input JSON) or None."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            async with self.store.transaction() as tx:
+                claimed = await tx.claim_activity_task(activity_arn, worker_name)
+                if claimed is not None:
+                    await tx.append_events(
+                        claimed.execution_arn,
+                        [ev.simple("ActivityStarted", {"workerName": worker_name or ""})],
+                    )
+                    return claimed.token, (await tx.activity_task_input(claimed.token)) or "{}"
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(0.5, remaining))
 
     def _mark_callback(self, step: Step) -> None:
         step.outgoing[-1].message.headers["x-sh-pattern"] = WAIT_FOR_TASK_TOKEN
@@ -679,7 +957,30 @@ class Engine:
             tolerated_failure_percentage=fork.tolerated_failure_percentage,
             info=_json(fork_info),
         )
-        await self._launch(step, key, fork_info, started.start)
+        reuse = hop.body.get("reuse_fork") if isinstance(hop.body, Mapping) else None
+        reused = await self._reusable(tx, hop.execution_arn, reuse, len(items)) if reuse else {}
+        pending, launch = list(started.start), []
+        while pending:  # a redrive keeps what succeeded before: record it, start the rest
+            item = pending.pop(0)
+            if item.index not in reused:
+                launch.append(item)
+                continue
+            progress = await tx.record_branch_result(
+                hop.execution_arn, key, item.index, True, output=reused[item.index]
+            )
+            pending.extend(progress.start)
+            if progress.complete:
+                fork_row = await tx.get_fork(hop.execution_arn, key)
+                self._join_done(step, key, fork_row, fork_info, progress)
+        await self._launch(step, key, fork_info, launch)
+
+    async def _reusable(self, tx: Any, execution_arn: str, old_key: str, total: int) -> dict[int, str]:
+        """Outputs of the items that succeeded in an earlier run of this join (redrive)."""
+        try:
+            results = await tx.fork_results(execution_arn, old_key)
+        except StoreError:
+            return {}
+        return {r.index: r.output for r in results if r.ok and r.output is not None and r.index < total}
 
     async def _launch(
         self, step: Step, key: str, fork_info: Mapping[str, Any], items: list[ForkItem]
@@ -781,17 +1082,24 @@ class Engine:
                 return True
             if saved.get("pattern") == WAIT_FOR_TASK_TOKEN and kind == taskwire.SUCCESS and not callback:
                 return True  # the service's own return value does not complete a callback task
-            execution = await tx.get_execution(record.execution_arn)
-        value = orjson.loads(body) if body else None
-        answer: dict[str, Any] = {"token": token}
-        if kind == taskwire.SUCCESS:
-            answer["result"] = value
-        elif kind == taskwire.FAILURE:
-            answer["error"] = str((value or {}).get("error", ""))
-            answer["cause"] = str((value or {}).get("cause", ""))
-        else:
-            raise ValueError(f"unknown reply kind {kind!r}")
-        hop = Hop(
+            value = orjson.loads(body) if body else None
+            answer: dict[str, Any] = {"token": token}
+            if kind == taskwire.SUCCESS:
+                answer["result"] = value
+            elif kind == taskwire.FAILURE:
+                answer["error"] = str((value or {}).get("error", ""))
+                answer["cause"] = str((value or {}).get("cause", ""))
+            else:
+                raise ValueError(f"unknown reply kind {kind!r}")
+            hop = await self._answer_hop(tx, record, answer)
+        await self.transport.publish(Topology.HOPS, hop.to_message())
+        return True
+
+    async def _answer_hop(self, tx: Any, record: Any, answer: dict[str, Any]) -> Hop:
+        """The ``complete`` hop a task answer becomes: same id whoever answers first."""
+        saved = orjson.loads(record.info)
+        execution = await tx.get_execution(record.execution_arn)
+        return Hop(
             record.execution_arn,
             execution.state_machine_version_arn or execution.state_machine_arn,
             record.state_name,
@@ -802,8 +1110,6 @@ class Engine:
             "complete",
             STANDARD if str(execution.type) == STANDARD else EXPRESS,
         )
-        await self.transport.publish(Topology.HOPS, hop.to_message())
-        return True
 
 
 __all__ = ["BUILTIN_SERVICE", "Engine", "Target"]

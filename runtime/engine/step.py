@@ -75,6 +75,7 @@ class Step:
     cancel_timers: list[str] = field(default_factory=list)
     finished: tuple[str, Any] | None = None  # (status, output-or-(error, cause)) at top level
     machine: Any = None  # the execution's compiled top-level Machine
+    redrive_point: dict[str, Any] | None = None  # where a redrive continues, if this step fails
 
     @property
     def durable(self) -> bool:

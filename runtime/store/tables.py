@@ -157,6 +157,10 @@ executions = sa.Table(
     sa.Column("parent_execution_arn", sa.String(1024), index=True),
     # History counter: append_events bumps it with UPDATE ... RETURNING (the row lock).
     sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    # Where RedriveExecution continues: the hop that ended the execution (JSON), if known.
+    sa.Column("redrive_point", sa.Text),
+    # A nested execution started by a .sync Task answers this token of its parent when it ends.
+    sa.Column("parent_task_token", sa.String(1024)),
     sa.Index(None, "state_machine_id", "id"),
     sa.Index(None, "state_machine_id", "status", "id"),
     sa.Index(None, "state_machine_version_arn", "id"),
@@ -246,7 +250,13 @@ task_tokens = sa.Table(
     sa.Column("creation_date", UtcDateTime, nullable=False),
     sa.Column("heartbeat_date", UtcDateTime),
     sa.Column("completion_date", UtcDateTime),
+    # Activity tasks wait here for GetActivityTask (claimed with FOR UPDATE SKIP LOCKED).
+    sa.Column("activity_arn", sa.String(256)),
+    sa.Column("input", sa.Text),
+    sa.Column("claimed_by", sa.String(256)),
+    sa.Column("claimed_at", UtcDateTime),
     sa.Index(None, "execution_id", "status"),
+    sa.Index("ix_task_tokens_activity_queue", "activity_arn", "status", "claimed_at", "creation_date"),
 )
 
 map_runs = sa.Table(

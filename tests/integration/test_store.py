@@ -103,7 +103,7 @@ async def page_all(fetch: Any) -> tuple[list[Any], int]:
 async def test_migrations_upgrade_from_empty_and_match_the_models(database_url: str) -> None:
     assert await current_revision_async(database_url) is None
     await upgrade_async(database_url)
-    assert await current_revision_async(database_url) == head_revision() == "0001"
+    assert await current_revision_async(database_url) == head_revision() == "0002"
     await upgrade_async(database_url)  # idempotent: already at head
 
     async with Store(database_url) as store:

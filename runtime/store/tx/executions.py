@@ -253,6 +253,23 @@ class ExecutionsMixin(MachinesMixin):
         await self._execution_id(arn)  # raises ExecutionDoesNotExist for an unknown ARN
         return False
 
+    async def set_redrive_point(self, arn: str, point: str | None) -> None:
+        """Remember where RedriveExecution continues (the hop that ended the execution)."""
+        await self._conn.execute(sa.update(ex).where(ex.c.arn == arn).values(redrive_point=point))
+
+    async def set_parent_task_token(self, arn: str, token: str) -> None:
+        await self._conn.execute(sa.update(ex).where(ex.c.arn == arn).values(parent_task_token=token))
+
+    async def get_parent_task_token(self, arn: str) -> str | None:
+        row = await self._first(sa.select(ex.c.parent_task_token).where(ex.c.arn == arn))
+        return None if row is None else row.parent_task_token  # type: ignore[no-any-return]
+
+    async def get_redrive_point(self, arn: str) -> str | None:
+        row = await self._first(sa.select(ex.c.redrive_point).where(ex.c.arn == arn))
+        if row is None:
+            raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
+        return row.redrive_point  # type: ignore[no-any-return]
+
     async def redrive_execution(self, arn: str, *, pending: bool = False) -> Execution:
         """Reopen a FAILED/TIMED_OUT/ABORTED standard execution: RUNNING, redrive_count + 1.
 

@@ -45,8 +45,14 @@ class TokensMixin(TxBase):
         attempt: int = 0,
         info: str | Mapping[str, Any] | None = None,
         token: str | None = None,
+        activity_arn: str | None = None,
+        input: str | None = None,
     ) -> str:
-        """Store a PENDING token (a fresh random one unless given); idempotent for a given token."""
+        """Store a PENDING token (a fresh random one unless given); idempotent for a given token.
+
+        With ``activity_arn`` the token is also an activity task waiting for GetActivityTask,
+        whose input is ``input`` (JSON text).
+        """
         execution_id = await self._execution_id(execution_arn)
         token = token or secrets.token_urlsafe(32)
         await self._conn.execute(
@@ -58,6 +64,8 @@ class TokensMixin(TxBase):
                 branch_path=branch_path,
                 attempt=attempt,
                 info=json_text(info),
+                activity_arn=activity_arn,
+                input=input,
                 status=TaskTokenStatus.PENDING.value,
                 creation_date=now(),
             )
@@ -131,3 +139,39 @@ class TokensMixin(TxBase):
                 .values(status=TaskTokenStatus.CANCELLED.value, completion_date=now())
             )
         return list(pending)
+
+    async def claim_activity_task(
+        self, activity_arn: str, worker_name: str | None = None
+    ) -> TaskToken | None:
+        """Hand the oldest unclaimed PENDING task of an activity to one worker (GetActivityTask).
+
+        ``FOR UPDATE SKIP LOCKED`` on PostgreSQL lets concurrent pollers take different tasks;
+        SQLite serialises writers anyway. Returns None when nothing is waiting.
+        """
+        pick = (
+            sa.select(tt.c.token)
+            .where(
+                tt.c.activity_arn == activity_arn,
+                tt.c.status == TaskTokenStatus.PENDING.value,
+                tt.c.claimed_at.is_(None),
+            )
+            .order_by(tt.c.creation_date, tt.c.token)
+            .limit(1)
+        )
+        if self._postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        row = await self._first(pick)
+        if row is None:
+            return None
+        await self._conn.execute(
+            sa.update(tt)
+            .where(tt.c.token == row.token, tt.c.claimed_at.is_(None))
+            .values(claimed_by=worker_name or "", claimed_at=now())
+        )
+        return await self.get_task_token(row.token)
+
+    async def activity_task_input(self, token: str) -> str | None:
+        row = await self._first(sa.select(tt.c.input).where(tt.c.token == token))
+        if row is None:
+            raise TaskDoesNotExist("Task Does Not Exist: the task token is unknown")
+        return row.input  # type: ignore[no-any-return]
