@@ -1,0 +1,1 @@
+"""Runnable example services (``python -m services.examples.order_service``)."""
