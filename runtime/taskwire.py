@@ -21,6 +21,7 @@ H_ATTEMPT = "x-sh-attempt"
 H_DEADLINE = "x-sh-deadline"  # epoch milliseconds by which the task must answer (absent: none)
 H_HEARTBEAT = "x-sh-heartbeat"  # seconds between heartbeats the engine expects (absent: none)
 H_RESOURCE = "x-sh-resource"
+H_PATTERN = "x-sh-pattern"  # "waitForTaskToken": the service's own answer does not complete the task
 H_TRACEPARENT = "traceparent"
 # reply message header
 H_REPLY = "x-sh-reply"  # "success" | "failure" | "heartbeat"
@@ -43,6 +44,7 @@ def task_message(
     heartbeat: float | None = None,
     traceparent: str | None = None,
     persistent: bool = True,
+    pattern: str | None = None,
 ) -> Message:
     headers: dict[str, Any] = {
         H_EXECUTION: execution_arn,
@@ -57,6 +59,8 @@ def task_message(
         headers[H_HEARTBEAT] = int(heartbeat)
     if traceparent:
         headers[H_TRACEPARENT] = traceparent
+    if pattern:
+        headers[H_PATTERN] = pattern
     return Message(
         body=orjson.dumps(payload),
         headers=headers,

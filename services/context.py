@@ -16,7 +16,7 @@ from typing import Any
 from runtime import taskwire
 
 #: header the engine sets on ``.waitForTaskToken`` tasks (docs/task-contract.md)
-H_PATTERN = "x-sh-pattern"
+H_PATTERN = taskwire.H_PATTERN
 
 _current: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
     "statehop_task_context", default=None

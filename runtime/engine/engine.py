@@ -710,10 +710,9 @@ class Engine:
                 heartbeat=d.heartbeat_seconds,
                 traceparent=hop.traceparent,
                 persistent=hop.workflow_type != EXPRESS,
+                pattern=target.pattern if target.pattern == WAIT_FOR_TASK_TOKEN else None,
             ),
         )
-        if target.pattern == WAIT_FOR_TASK_TOKEN:
-            self._mark_callback(step)
 
     def _task_timers(
         self, step: Step, state: State, d: Dispatch, token: str, attempt: int, deadline: float | None
@@ -820,9 +819,6 @@ class Engine:
             if remaining <= 0:
                 return None
             await asyncio.sleep(min(0.5, remaining))
-
-    def _mark_callback(self, step: Step) -> None:
-        step.outgoing[-1].message.headers["x-sh-pattern"] = WAIT_FOR_TASK_TOKEN
 
     async def _heartbeat_check(self, tx: Any, step: Step, body: Mapping[str, Any]) -> None:
         token = await tx.get_task_token(body["token"])
