@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from sqlalchemy import exc as sa_exc
 
 from runtime import taskwire
 from runtime.asl import interpreter
@@ -35,7 +36,7 @@ from runtime.engine.step import TO_EVENT, TO_QUEUE, TO_TIMER, Outgoing, Step
 from runtime.engine.timers import Timers
 from runtime.hop import EXPRESS, STANDARD, Hop, HopDecodeError
 from runtime.store import Store
-from runtime.store.errors import ExecutionNotRedrivable, StoreError
+from runtime.store.errors import ExecutionNotRedrivable, StoreError, TransientStoreError
 from runtime.store.records import ExecutionStatus, ForkItem, TaskTokenStatus
 from runtime.transport.base import Delivery, Topology, Transport, TransportError
 
@@ -48,6 +49,19 @@ START_EXECUTION = "states:startExecution"
 #: recognised (and dropped) after a redrive.
 GENERATION = 1_000_000_000
 CALLBACK_HEADER = "x-sh-callback"  # set on replies that come from SendTask* (not the service's own answer)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors of timing or connectivity that a later retry of the same hop can get past:
+    a deadlock or serialization failure, a lost database or broker connection, a pool
+    timeout. Anything else is a bug or bad data and must not be retried forever."""
+    if isinstance(exc, TransientStoreError | TransportError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError | sa_exc.DisconnectionError
+    )
 
 
 def _json(value: Any) -> str:
@@ -90,6 +104,9 @@ class Engine:
         self.secret = (token_secret or uuid.uuid4().hex).encode()
         self.region = region
         self.prefetch = prefetch
+        #: deliveries of one hop before a transient error is treated as fatal (below the
+        #: queue's own delivery limit, so the reason is recorded and the execution fails)
+        self.max_redeliveries = 8
         self._machines: OrderedDict[str, Machine] = OrderedDict()
         self._executions: OrderedDict[str, ExecutionInfo] = OrderedDict()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -376,10 +393,15 @@ class Engine:
             return
         try:
             step, rows = await self.process(hop)
-        except TransportError:
-            await delivery.nack(requeue=True)
-            return
+            if step is not None:
+                await self._flush(step, rows)
         except Exception as exc:
+            if is_transient(exc) and delivery.delivery_count + 1 < self.max_redeliveries:
+                # Nothing was applied (or the hop id makes a replay harmless): try again soon.
+                log.warning("hop %s of %s: %s; retrying", hop.state, hop.execution_arn, exc)
+                await asyncio.sleep(min(0.05 * 2**delivery.delivery_count, 2.0))
+                await delivery.nack(requeue=True)
+                return
             log.exception("hop %s/%s of %s failed", hop.state, hop.kind, hop.execution_arn)
             await delivery.dead_letter(f"{type(exc).__name__}: {exc}")
             await self._fail_execution(
@@ -388,8 +410,6 @@ class Engine:
                 f"Internal error while processing state '{hop.state}': {type(exc).__name__}: {exc}",
             )
             return
-        if step is not None:
-            await self._flush(step, rows)
         await delivery.ack()
 
     async def _fail_execution(self, hop: Hop, error: str, cause: str) -> None:
