@@ -152,6 +152,8 @@ def _role(name: str) -> Any:
             from runtime.roles import run_worker as role
         elif name == "scheduler":
             from runtime.scheduler.role import run_scheduler as role
+        elif name == "api":
+            from runtime.roles import run_api as role
         else:
             from runtime.roles import run_serve as role
         return int(asyncio.run(role(settings)))
@@ -195,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     for role, text in (
         ("worker", "consume hops and task replies (run N replicas)"),
         ("scheduler", "fire durable timers and schedules (one leader, standbys take over)"),
+        ("api", "the Step Functions API (AWS JSON 1.0), the REST view and health checks"),
         ("serve", "every role in one process; embedded when no URLs are configured"),
     ):
         p = sub.add_parser(

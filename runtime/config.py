@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(1024 * 1024, ge=1024)
     shutdown_timeout: float = Field(30.0, ge=0)
     log_format: Literal["json", "console"] = "console"
+    # API role
+    api_host: str = "0.0.0.0"
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_auth: str = Field("sigv4,bearer", description="'open', 'sigv4', 'bearer' or 'sigv4,bearer'")
+    access_keys: dict[str, str] = Field(default_factory=dict, description='SigV4 keys: {"AKID": "secret"}')
+    api_tokens: list[str] = Field(default_factory=list, description='bearer tokens: ["t1", "t2"]')
+    activity_poll_seconds: float = Field(60.0, gt=0, le=600)
+    sync_timeout_seconds: float = Field(300.0, gt=0)
 
     @field_validator("amqp_url")
     @classmethod

@@ -119,24 +119,46 @@ async def _relay_outbox(engine: Engine, stop: asyncio.Event, every: float = 5.0)
             log.exception("outbox relay failed")
 
 
+def _api_task(c: Components, stop: asyncio.Event, started: asyncio.Event | None = None) -> asyncio.Task[None]:
+    """Serve the Step Functions API + REST view on settings.api_host:api_port in this loop."""
+    from runtime.api import create_app
+    from runtime.api.server import bind, serve
+
+    app = create_app(c.engine, c.store, c.settings)
+    sock = bind(c.settings.api_host, c.settings.api_port)
+    log.info("API listening on http://%s:%d", *sock.getsockname()[:2])
+    return asyncio.create_task(serve(app, sock, stop, started=started))
+
+
+async def run_api(settings: Settings, ready: asyncio.Event | None = None) -> int:
+    """The API role: AWS JSON 1.0 protocol, REST view, health. Starts executions and answers
+    callbacks through the store and the broker; the hops themselves run on workers."""
+    async with components(settings, in_process_timers=False) as c:
+        stop = _stop_event()
+        server = _api_task(c, stop, ready)
+        await stop.wait()
+        await server
+    return 0
+
+
 async def run_serve(settings: Settings, ready: asyncio.Event | None = None) -> int:
     """Every role in one process. Embedded (no URLs): in-memory broker, in-process timers."""
     async with components(settings) as c:
         stop = _stop_event()
         await builtin_service().attach(c.transport)
         await c.engine.start()
-        tasks = [asyncio.create_task(_relay_outbox(c.engine, stop))]
+        background = [asyncio.create_task(_relay_outbox(c.engine, stop))]
         if not settings.embedded:
             from runtime.scheduler.role import run_scheduler
 
-            tasks.append(asyncio.create_task(run_scheduler(settings)))
-        if ready is not None:
-            ready.set()
+            background.append(asyncio.create_task(run_scheduler(settings)))
+        api = _api_task(c, stop, ready)
         await stop.wait()
+        await api  # finishes open requests once stop is set
         await c.transport.stop_consuming(timeout=settings.shutdown_timeout)
-        for task in tasks:
+        for task in background:
             task.cancel()
-        for task in tasks:
+        for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     return 0

@@ -916,7 +916,8 @@ class Engine:
         else:
             result = body.get("result")
             if resource is not None:
-                if saved.get("lambda_invoke"):
+                if saved.get("lambda_invoke") and saved.get("pattern") != WAIT_FOR_TASK_TOKEN:
+                    # lambda:invoke answers with Lambda's envelope; a callback's output is as sent
                     result = {"ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200}
                 step.event(ev.task_succeeded(resource, result))
             else:
