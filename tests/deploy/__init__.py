@@ -1,0 +1,1 @@
+"""Deployment artefacts: docker-compose.yml, k8s/ (kustomize) and k8s/Dockerfile."""
