@@ -161,6 +161,17 @@ def _role(name: str) -> Any:
     return run
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the store's schema up to date (every role also does this on start)."""
+    from runtime.config import Settings
+    from runtime.store.migrations import current_revision, upgrade
+
+    url = Settings().database_url
+    upgrade(url)
+    print(f"schema at revision {current_revision(url)}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="statehop", description="Run AWS Step Functions state machines anywhere."
@@ -193,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--type", choices=["STANDARD", "EXPRESS"], default="STANDARD")
     r.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
     r.set_defaults(func=cmd_run)
+
+    m = sub.add_parser("migrate", help="bring the database schema up to date (STATEHOP_DATABASE_URL)")
+    m.set_defaults(func=cmd_migrate)
 
     for role, text in (
         ("worker", "consume hops and task replies (run N replicas)"),

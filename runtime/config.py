@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(1024 * 1024, ge=1024)
     shutdown_timeout: float = Field(30.0, ge=0)
     log_format: Literal["json", "console"] = "console"
+    # health endpoints of worker and scheduler (unset: none)
+    health_port: int | None = Field(None, ge=0, le=65535)
     # API role
     api_host: str = "0.0.0.0"
     api_port: int = Field(8080, ge=0, le=65535)

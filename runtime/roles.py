@@ -19,6 +19,7 @@ from runtime.engine.clock import Clock
 from runtime.engine.engine import Engine
 from runtime.engine.resources import ResourceMap
 from runtime.engine.timers import MemoryTimers, QueueTimers, Timers
+from runtime.health import start_health_server
 from runtime.integrations import builtin_service
 from runtime.store import Store
 from runtime.transport import Topology, Transport, create_transport
@@ -89,12 +90,25 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+async def store_answers(store: Store) -> str | None:
+    async with store.transaction(readonly=True) as tx:
+        await tx.connection.exec_driver_sql("SELECT 1")
+    return None
+
+
 async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> int:
     """Consume hops and task replies until SIGTERM; then drain in-flight hops and exit 0."""
     async with components(settings, in_process_timers=False) as c:
         stop = _stop_event()
         await builtin_service().attach(c.transport)
         await c.engine.start()
+
+        async def worker_ready() -> str | None:
+            if stop.is_set():
+                return "draining after SIGTERM"
+            return await store_answers(c.store)
+
+        health = start_health_server(settings.health_port, settings.api_host, worker_ready, stop)
         relay = asyncio.create_task(_relay_outbox(c.engine, stop))
         log.info("worker consuming %s", c.transport.topology.queue_name(Topology.HOPS))
         if ready is not None:
@@ -105,6 +119,8 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> 
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
+        if health is not None:
+            await health
     return 0
 
 

@@ -62,6 +62,7 @@ from runtime.store.migrations import (
 )
 from runtime.store.pagination import decode_token, encode_token, page_size
 from runtime.store.tables import metadata
+from tests.support.db import create_postgres_database, drop_postgres_database, require_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -1217,3 +1218,14 @@ def test_arn_parsing_and_tokens_are_strict() -> None:
     assert decode_token(("q", 1), token) == 42 and decode_token(("q", 1), None) is None
     with pytest.raises(InvalidToken):
         decode_token(("q", 2), token)
+
+
+async def test_replicas_migrating_an_empty_postgres_database_at_once_all_succeed() -> None:
+    """Roles migrate on start; four at once must serialise on the advisory lock, not race."""
+    admin = require_postgres()
+    url = await create_postgres_database(admin)
+    try:
+        await asyncio.gather(*(upgrade_async(url) for _ in range(4)))
+        assert await current_revision_async(url) == head_revision()
+    finally:
+        await drop_postgres_database(admin, url)

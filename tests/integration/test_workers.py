@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
@@ -740,3 +742,27 @@ async def test_transient_store_error_is_retried_not_fatal(fleet: Fleet) -> None:
         )
     finally:
         await store.close()
+
+
+async def test_worker_health_endpoints_follow_its_life(fleet: Fleet) -> None:
+    """STATEHOP_HEALTH_PORT: /healthz answers, /readyz is 200 while consuming; the process
+    exits 0 on SIGTERM (what the Kubernetes probes and terminationGracePeriod rely on)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    worker = fleet.group.spawn(
+        "worker", env={"STATEHOP_HEALTH_PORT": str(port), "STATEHOP_API_HOST": "127.0.0.1"}
+    )
+    await worker.wait_ready()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        for _ in range(50):
+            try:
+                live = await client.get("/healthz")
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.1)
+        assert live.status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+    worker.terminate()
+    assert await worker.wait_exit(30) == 0

@@ -50,7 +50,14 @@ async def _with_engine(target: str | URL | AsyncEngine, fn: Any, *args: Any) -> 
             await engine.dispose()
 
 
+#: pg_advisory_xact_lock key: replicas that start together migrate one after the other
+#: (the others then find the schema current) instead of racing on CREATE TABLE.
+_MIGRATION_LOCK = 0x5354_4850_4D49_4752  # "STHPMIGR"
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
