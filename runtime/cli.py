@@ -147,7 +147,14 @@ def _role(name: str) -> Any:
         except ValidationError as exc:
             print(f"statehop {name}: invalid configuration:\n{exc}", file=sys.stderr)
             return EXIT_USAGE
-        logging.getLogger().setLevel(logging.INFO)
+        from runtime import telemetry
+
+        telemetry.setup(
+            name,
+            log_format=settings.log_format,
+            log_level=settings.log_level,
+            metrics_port=settings.metrics_port,
+        )
         if name == "worker":
             from runtime.roles import run_worker as role
         elif name == "scheduler":

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(1024 * 1024, ge=1024)
     shutdown_timeout: float = Field(30.0, ge=0)
     log_format: Literal["json", "console"] = "console"
+    log_level: str = "INFO"
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Prometheus /metrics of worker/scheduler"
+    )
     # health endpoints of worker and scheduler (unset: none)
     health_port: int | None = Field(None, ge=0, le=65535)
     # API role

@@ -14,6 +14,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from runtime import telemetry
 from runtime.config import Settings
 from runtime.engine.clock import Clock
 from runtime.engine.engine import Engine
@@ -110,15 +111,21 @@ async def run_worker(settings: Settings, ready: asyncio.Event | None = None) -> 
 
         health = start_health_server(settings.health_port, settings.api_host, worker_ready, stop)
         relay = asyncio.create_task(_relay_outbox(c.engine, stop))
+        depths = asyncio.create_task(
+            telemetry.metrics.watch_queue_depths(
+                c.transport, [Topology.HOPS, Topology.REPLIES, Topology.DEAD]
+            )
+        )
         log.info("worker consuming %s", c.transport.topology.queue_name(Topology.HOPS))
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("SIGTERM: no new hops; finishing the ones in flight")
         await c.transport.stop_consuming(timeout=settings.shutdown_timeout)
-        relay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay
+        for task in (relay, depths):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if health is not None:
             await health
     return 0

@@ -10,6 +10,7 @@ import logging
 
 from fastapi import FastAPI, Request, Response
 
+from runtime import telemetry
 from runtime.api import protocol, rest
 from runtime.api.config import ApiSettings
 from runtime.api.errors import ApiError
@@ -46,6 +47,7 @@ def create_app(
     app = FastAPI(title="StateHop", description=DESCRIPTION, version="0.1.0", openapi_url="/openapi.json")
     app.state.api = ctx
     app.include_router(rest.health_router(ctx))
+    app.include_router(telemetry.metrics.metrics_router())  # unauthenticated, like health: for scrapers
     app.include_router(protocol.router(ctx))
     app.include_router(rest.router(ctx))
 

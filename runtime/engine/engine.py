@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy import exc as sa_exc
 
-from runtime import taskwire
+from runtime import taskwire, telemetry
 from runtime.asl import interpreter
 from runtime.asl.errors import StatesError, StatesNames
 from runtime.asl.model import Machine, State, TaskState, parse_machine
@@ -170,6 +170,7 @@ class Engine:
     ) -> Any:
         """Create the execution (idempotent by name) and publish its first hop."""
         input = {} if input is None else input
+        trace_header = trace_header or telemetry.current_traceparent()
         async with self.store.transaction() as tx:
             started = await tx.create_execution(
                 state_machine_arn,
@@ -192,6 +193,7 @@ class Engine:
         self._remember(self._machines, execution.revision_id, machine, 256)
         now = self.clock.now()
         deadline = now + machine.timeout_seconds if machine.timeout_seconds else None
+        traceparent, tracestate = telemetry.execution_started(execution)
         first = Hop(
             execution.arn,
             execution.state_machine_version_arn or execution.state_machine_arn,
@@ -199,7 +201,8 @@ class Engine:
             {"input": input, "vars": {}},
             workflow_type=str(execution.type),
             deadline=deadline,
-            traceparent=trace_header,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
         step.outgoing.append(Outgoing(TO_QUEUE, Topology.HOPS, first.to_message()))
         if deadline is not None:
@@ -211,7 +214,8 @@ class Engine:
                 kind="exec-timeout",
                 workflow_type=first.workflow_type,
                 deadline=deadline,
-                traceparent=trace_header,
+                traceparent=traceparent,
+                tracestate=tracestate,
             )
             message = timeout_hop.to_message()
             step.outgoing.append(Outgoing(TO_TIMER, Topology.HOPS, message, deadline, message.message_id))
@@ -219,6 +223,8 @@ class Engine:
             execution.arn,
             [ev.execution_started(input, sm.role_arn, execution.state_machine_version_arn)],
         )
+        if str(execution.type) == STANDARD:
+            step.publish_event(*telemetry.status_change(execution, "RUNNING"))
 
     async def wait(self, execution_arn: str, timeout: float | None = None) -> Any:
         """Wait until the execution ends (here or in another process); return its record."""
@@ -258,6 +264,7 @@ class Engine:
     async def stop_execution(self, execution_arn: str, error: str = "", cause: str = "") -> Any:
         """StopExecution: ABORTED once; pending tasks and joins are cancelled, and the
         top-level state they belonged to is kept as the redrive point."""
+        aborted = False
         async with self.store.transaction() as tx:
             record = await tx.get_execution(execution_arn)
             if record.status == ExecutionStatus.RUNNING and await tx.finish_execution(
@@ -281,7 +288,10 @@ class Engine:
                         }
                 if point is not None:
                     await tx.set_redrive_point(execution_arn, _json(point))
+                aborted = True
             record = await tx.get_execution(execution_arn)
+        if aborted:
+            telemetry.execution_record_ended(record)
         self._notify(execution_arn)
         return record
 
@@ -318,6 +328,7 @@ class Engine:
             now = self.clock.now()
             deadline = now + machine.timeout_seconds if machine.timeout_seconds else None
             body: dict[str, Any] = {"input": point["input"], "vars": point.get("vars") or {}}
+            traceparent, tracestate = telemetry.execution_trace(record)  # a new root span per redrive
             if point.get("reuse_fork"):
                 body["reuse_fork"] = point["reuse_fork"]
             first = Hop(
@@ -329,7 +340,8 @@ class Engine:
                 kind="enter",
                 workflow_type=str(record.type),
                 deadline=deadline,
-                traceparent=record.trace_header,
+                traceparent=traceparent,
+                tracestate=tracestate,
             )
             step = Step(first, now)
             step.outgoing.append(Outgoing(TO_QUEUE, Topology.HOPS, first.to_message()))
@@ -391,34 +403,42 @@ class Engine:
             log.error("dead-lettering a message that is not a hop: %s", exc)
             await delivery.dead_letter(f"not a hop: {exc}")
             return
-        try:
-            step, rows = await self.process(hop)
-            if step is not None:
-                await self._flush(step, rows)
-        except Exception as exc:
-            if is_transient(exc) and delivery.delivery_count + 1 < self.max_redeliveries:
-                # Nothing was applied (or the hop id makes a replay harmless): try again soon.
-                log.warning("hop %s of %s: %s; retrying", hop.state, hop.execution_arn, exc)
-                await asyncio.sleep(min(0.05 * 2**delivery.delivery_count, 2.0))
-                await delivery.nack(requeue=True)
+        with telemetry.observe_hop(hop) as observed:
+            try:
+                step, rows = await self.process(hop)
+                if step is None:
+                    observed.skipped()
+                else:
+                    await self._flush(step, rows)
+            except Exception as exc:
+                observed.failed(exc)
+                if is_transient(exc) and delivery.delivery_count + 1 < self.max_redeliveries:
+                    # Nothing was applied (or the hop id makes a replay harmless): try again soon.
+                    log.warning("hop %s of %s: %s; retrying", hop.state, hop.execution_arn, exc)
+                    await asyncio.sleep(min(0.05 * 2**delivery.delivery_count, 2.0))
+                    await delivery.nack(requeue=True)
+                    return
+                log.exception("hop %s/%s of %s failed", hop.state, hop.kind, hop.execution_arn)
+                await delivery.dead_letter(f"{type(exc).__name__}: {exc}")
+                await self._fail_execution(
+                    hop,
+                    StatesNames.RUNTIME,
+                    f"Internal error while processing state '{hop.state}': {type(exc).__name__}: {exc}",
+                )
                 return
-            log.exception("hop %s/%s of %s failed", hop.state, hop.kind, hop.execution_arn)
-            await delivery.dead_letter(f"{type(exc).__name__}: {exc}")
-            await self._fail_execution(
-                hop,
-                StatesNames.RUNTIME,
-                f"Internal error while processing state '{hop.state}': {type(exc).__name__}: {exc}",
-            )
-            return
-        await delivery.ack()
+            await delivery.ack()
 
     async def _fail_execution(self, hop: Hop, error: str, cause: str) -> None:
         try:
+            ended = False
             async with self.store.transaction() as tx:
                 if await tx.finish_execution(
                     hop.execution_arn, ExecutionStatus.FAILED, error=error, cause=cause
                 ):
                     await tx.append_events(hop.execution_arn, [ev.execution_failed(error, cause)])
+                    ended = True
+            if ended:
+                telemetry.execution_ended(hop, "FAILED", (error, cause))
         except Exception:
             log.exception("could not record the failure of %s", hop.execution_arn)
         self._notify(hop.execution_arn)
@@ -467,6 +487,7 @@ class Engine:
             return
         sub = machine.sub(hop.branch)
         state = sub.states[hop.state]
+        telemetry.annotate_hop(state_type=state.type)
         body = hop.body or {}
         if kind in ("enter", "retry"):
             data, variables = body.get("input"), body.get("vars") or {}
@@ -513,6 +534,7 @@ class Engine:
             step.event(ev.state_exited(state.type, state.name, outcome.output))
             await self._branch_end(tx, step, True, outcome.output, outcome.variables)
         elif isinstance(outcome, Fail):
+            telemetry.annotate_hop(error=outcome.error, cause=outcome.cause)
             if not step.hop.branch:
                 step.redrive_point = {"state": state.name, "input": data, "vars": variables}
                 if (
@@ -622,10 +644,8 @@ class Engine:
                 await tx.set_redrive_point(arn, _json(step.redrive_point))
             await self._answer_parent(tx, step, status, result)
             step.finished = (status, result)
-            step.publish_event(
-                f"execution.{status.lower()}",
-                {"executionArn": arn, "stateMachineArn": step.hop.state_machine_arn, "status": status},
-            )
+            if step.durable:
+                step.publish_event(*telemetry.status_change(await tx.get_execution(arn)))
 
     # ------------------------------------------------------------------ tasks
 
@@ -716,6 +736,7 @@ class Engine:
     ) -> None:
         hop = step.hop
         queue = Topology.task_queue(BUILTIN_SERVICE if target.kind == "builtin" else target.name)
+        telemetry.metrics.task_scheduled(target.name)
         step.send(
             queue,
             taskwire.task_message(
@@ -728,7 +749,7 @@ class Engine:
                 reply_to=Topology.REPLIES,
                 deadline=deadline,
                 heartbeat=d.heartbeat_seconds,
-                traceparent=hop.traceparent,
+                traceparent=telemetry.current_traceparent(hop.traceparent),
                 persistent=hop.workflow_type != EXPRESS,
                 pattern=target.pattern if target.pattern == WAIT_FOR_TASK_TOKEN else None,
             ),
@@ -777,6 +798,7 @@ class Engine:
                 name=params.get("Name") or str(uuid.uuid4()),
                 input=_json(child_input),
                 parent_execution_arn=step.hop.execution_arn,
+                trace_header=telemetry.current_traceparent(step.hop.traceparent),
             )
         except StoreError as exc:
             raise StatesError(
@@ -892,6 +914,17 @@ class Engine:
                 return
             saved = orjson.loads(token.info)
             resource = saved["resource"]
+            telemetry.metrics.task_ended(
+                resource,
+                "SUCCEEDED"
+                if "error" not in body
+                else "HEARTBEAT_TIMED_OUT"
+                if body["error"] == StatesNames.HEARTBEAT_TIMEOUT
+                else "TIMED_OUT"
+                if body.get("timed_out")
+                else "FAILED",
+                step.now - token.creation_date.timestamp(),
+            )
             if "error" in body:
                 status = TaskTokenStatus.TIMED_OUT if body.get("timed_out") else TaskTokenStatus.FAILED
                 await tx.complete_task_token(
@@ -905,6 +938,7 @@ class Engine:
         retries = tuple(saved.get("retries") or ())
         ctx = build_context(info, state.name, step.now, sum(retries))
         if "error" in body:
+            telemetry.annotate_hop(error=body["error"], cause=body.get("cause", ""))
             err = StatesError(body["error"], body.get("cause", ""))
             if resource is not None:
                 step.event(
@@ -1036,6 +1070,7 @@ class Engine:
             async with self.store.transaction() as tx:
                 await tx.delete_outbox(rows)
         if step.finished is not None:
+            telemetry.execution_ended(step.hop, *step.finished)
             self._notify(step.hop.execution_arn)
 
     async def _publish(self, outgoing: list[Outgoing]) -> None:
@@ -1116,6 +1151,7 @@ class Engine:
         """The ``complete`` hop a task answer becomes: same id whoever answers first."""
         saved = orjson.loads(record.info)
         execution = await tx.get_execution(record.execution_arn)
+        traceparent, tracestate = telemetry.execution_trace(execution)
         return Hop(
             record.execution_arn,
             execution.state_machine_version_arn or execution.state_machine_arn,
@@ -1126,6 +1162,8 @@ class Engine:
             record.attempt,
             "complete",
             STANDARD if str(execution.type) == STANDARD else EXPRESS,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
 
 

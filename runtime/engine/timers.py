@@ -14,6 +14,7 @@ import heapq
 import itertools
 from typing import Protocol
 
+from runtime import telemetry
 from runtime.engine.clock import Clock, VirtualClock
 from runtime.transport.base import Message, Transport
 
@@ -88,7 +89,8 @@ class MemoryTimers:
             heapq.heappop(self._heap)
             job = self._jobs.pop(key, None)
             if job is not None:
-                await self.transport.publish(job[1], job[2])
+                with telemetry.observe_timer(job[2], job[1], due=at):
+                    await self.transport.publish(job[1], job[2])
 
 
 # ---------------------------------------------------------------- timer requests over the broker
