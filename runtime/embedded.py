@@ -122,10 +122,12 @@ class EmbeddedRuntime:
             resources=ResourceMap(self.resource_map, known_services=known),
             region=self.region,
         )
-        service = Service("embedded")
-        for name, fn in self.handlers.items():
-            service.task(name)(fn)
-        await service.attach(self.transport)
+        if self.handlers:
+            service = Service("embedded")
+            for name, fn in self.handlers.items():
+                service.task(name)(fn)
+            worker = await service.attach(self.transport)
+            self._stack.push_async_callback(worker.stop)
         await builtin_service().attach(self.transport)
         await self.engine.start()
         return self

@@ -5,9 +5,10 @@
     @service.task("charge-card")
     async def charge(payload): ...
 
-    asyncio.run(service.run("amqp://guest:guest@localhost/"))
+    service.run("amqp://guest:guest@localhost/")   # or: python -m services.run module:service
 
-A handler gets the task payload and returns the result; an exception becomes the task's
+A handler gets the task payload (and, if it takes a second argument, the task context: token,
+attempt, deadline, ``heartbeat()``) and returns the result; an exception becomes the task's
 error, named after the exception class as AWS Lambda names ``errorType``. Sync handlers run
 in a thread so they never block the event loop.
 
@@ -19,21 +20,16 @@ export spans (``OTEL_*`` variables) and render logs (docs/observability.md).
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from runtime import taskwire
-from runtime.telemetry.hooks import observe_task
-from runtime.transport.base import Delivery, Topology, Transport
+from runtime.transport.base import Transport
 
 log = logging.getLogger("statehop.sdk")
 
-TaskHandler = Callable[[Any], Any] | Callable[[Any], Awaitable[Any]]
+#: ``handler(payload)`` or ``handler(payload, ctx)`` (a services.context.TaskContext), sync or async
+TaskHandler = Callable[..., Any]
 
 
 class Service:
@@ -51,49 +47,17 @@ class Service:
 
         return register
 
-    async def attach(self, transport: Transport) -> None:
-        """Start consuming on an already started transport (used in embedded runs)."""
-        for name, fn in self.handlers.items():
-            queue = Topology.task_queue(name)
-            await transport.ensure_queue(queue)
-            await transport.consume(queue, self._consumer(transport, fn, name), prefetch=self.concurrency)
+    async def attach(self, transport: Transport, **options: Any) -> Any:
+        """Start consuming on an already started transport (embedded runs, tests); returns the
+        :class:`services.worker.Worker` (heartbeats, limits, deadlines, graceful stop)."""
+        from services.worker import Worker
 
-    def _consumer(
-        self, transport: Transport, fn: TaskHandler, name: str | None = None
-    ) -> Callable[[Delivery], Awaitable[None]]:
-        task_name = str(name or getattr(fn, "__name__", "task"))
+        worker = Worker(self, **options)
+        await worker.attach(transport)
+        return worker
 
-        async def handle(delivery: Delivery) -> None:
-            msg = delivery.message
-            token = str(msg.headers.get(taskwire.H_TOKEN) or msg.correlation_id or "")
-            reply_to = msg.reply_to or Topology.REPLIES
-            with observe_task(msg.headers, task_name, self.name) as observed:
-                try:
-                    payload = orjson.loads(msg.body) if msg.body else None
-                    result = await call_handler(fn, payload)
-                    reply = taskwire.reply_message(
-                        token, taskwire.SUCCESS, output=result, persistent=msg.persistent
-                    )
-                except Exception as exc:
-                    observed.failed(exc)
-                    log.info("task %s failed: %s: %s", task_name, type(exc).__name__, exc)
-                    reply = taskwire.reply_message(
-                        token,
-                        taskwire.FAILURE,
-                        error=type(exc).__name__,
-                        cause=str(exc),
-                        persistent=msg.persistent,
-                    )
-                await transport.publish(reply_to, reply)
-            await delivery.ack()
+    def run(self, url: str | None = None, **options: Any) -> int:
+        """Serve until SIGTERM (``url`` defaults to STATEHOP_AMQP_URL); returns the exit code."""
+        from services.run import run
 
-        return handle
-
-
-async def call_handler(fn: TaskHandler, payload: Any) -> Any:
-    if inspect.iscoroutinefunction(fn):
-        return await fn(payload)
-    result = await asyncio.to_thread(fn, payload)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+        return run(self, url, **options)

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from runtime import taskwire
+from runtime.telemetry.hooks import observe_task, task_failed
 from runtime.transport.base import Consumer, Delivery, Message, Topology, Transport
 from services import context as task_context
 from services.context import TaskContext
@@ -153,7 +154,8 @@ class Worker:
                 return
             self.in_flight += 1
             try:
-                reply = await self._run(transport, name, fn, msg, ctx)
+                with observe_task(msg.headers, name, self.service.name):
+                    reply = await self._run(transport, name, fn, msg, ctx)
             finally:
                 self.in_flight -= 1
                 self._slots.release()
@@ -218,6 +220,7 @@ class Worker:
             )
         except Exception as exc:
             error, cause = describe(exc)
+            task_failed(error, cause, exc)
             log.info("task %s of %s failed: %s: %s", name, ctx.execution_arn, error, cause)
             return taskwire.reply_message(
                 ctx.token, taskwire.FAILURE, error=error, cause=cause, persistent=msg.persistent
