@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
     r.set_defaults(func=cmd_run)
 
+    from runtime.scheduler.cli import add_parser as add_schedule_parser
+
+    add_schedule_parser(sub)
+
     m = sub.add_parser("migrate", help="bring the database schema up to date (STATEHOP_DATABASE_URL)")
     m.set_defaults(func=cmd_migrate)
 

@@ -174,7 +174,7 @@ async def run_serve(settings: Settings, ready: asyncio.Event | None = None) -> i
         if not settings.embedded:
             from runtime.scheduler.role import run_scheduler
 
-            background.append(asyncio.create_task(run_scheduler(settings)))
+            background.append(asyncio.create_task(run_scheduler(settings, stop=stop)))
         api = _api_task(c, stop, ready)
         await stop.wait()
         await api  # finishes open requests once stop is set

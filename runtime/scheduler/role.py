@@ -406,7 +406,8 @@ async def run_scheduler(
 
     Every replica stores timer requests; the one holding the leader lock fires them.
     """
-    from runtime.roles import components
+    from runtime.health import start_health_server
+    from runtime.roles import components, store_answers
 
     opts = options or SchedulerOptions.from_env()
     _quiet_apscheduler()
@@ -415,6 +416,11 @@ async def run_scheduler(
         async with components(settings, in_process_timers=False) as c:
             service = TimerScheduler(c.transport, settings.database_url, starter=c.engine, options=opts)
             await service.start()
+
+            async def scheduler_ready() -> str | None:  # leader or standby: both are ready
+                return "stopping" if stop_event.is_set() else await store_answers(c.store)
+
+            health = start_health_server(settings.health_port, settings.api_host, scheduler_ready, stop_event)
             try:
                 if ready is not None:
                     ready.set()
@@ -422,6 +428,8 @@ async def run_scheduler(
                 log.info("scheduler stopping: storing requests in hand, finishing fired jobs")
             finally:  # also when cancelled (statehop serve): never leave the lock or tasks behind
                 await service.stop(timeout=settings.shutdown_timeout)
+                if health is not None:
+                    await health
     finally:
         dispose_job_engine(settings.database_url)
     return 0
