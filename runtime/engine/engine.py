@@ -51,14 +51,27 @@ GENERATION = 1_000_000_000
 CALLBACK_HEADER = "x-sh-callback"  # set on replies that come from SendTask* (not the service's own answer)
 
 
+#: SQLSTATE classes/codes a retry can get past: connection exceptions (08), insufficient
+#: resources such as too many connections (53), operator shutdown/restart (57P01-57P03),
+#: serialization failure and deadlock (40001, 40P01).
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03", "40001", "40P01")
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors of timing or connectivity that a later retry of the same hop can get past:
-    a deadlock or serialization failure, a lost database or broker connection, a pool
-    timeout. Anything else is a bug or bad data and must not be retried forever."""
+    a deadlock or serialization failure, a lost database or broker connection, a server
+    at its connection limit, a pool timeout. Anything else is a bug or bad data and must not
+    be retried forever."""
     if isinstance(exc, TransientStoreError | TransportError | ConnectionError | TimeoutError):
         return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+            getattr(exc.orig, "__cause__", None), "sqlstate", None
+        )
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+            return True
     return isinstance(
         exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError | sa_exc.DisconnectionError
     )
