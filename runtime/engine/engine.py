@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -117,6 +118,7 @@ class Engine:
         self.secret = (token_secret or uuid.uuid4().hex).encode()
         self.region = region
         self.prefetch = prefetch
+        self._published: list[int] = []  # outbox rows published, deleted by the next transaction
         #: deliveries of one hop before a transient error is treated as fatal (below the
         #: queue's own delivery limit, so the reason is recorded and the execution fails)
         self.max_redeliveries = 8
@@ -459,6 +461,7 @@ class Engine:
     async def process(self, hop: Hop) -> tuple[Step | None, list[int]]:
         """Apply one hop inside a store transaction; return what to publish after commit."""
         async with self.store.transaction() as tx:
+            await self._forget_published(tx)
             durable = hop.workflow_type != EXPRESS
             if durable and not await tx.mark_applied(hop.message_id):
                 log.debug("duplicate hop %s ignored", hop.message_id)
@@ -1077,11 +1080,11 @@ class Engine:
         return []
 
     async def _flush(self, step: Step, rows: list[int]) -> None:
-        """After commit: publish messages, set timers, then forget the outbox rows."""
+        """After commit: publish messages and set timers. The outbox rows are deleted by the
+        next transaction of this worker (no extra round trip per hop); if the worker dies
+        first, the relay republishes them and the hop ids make that harmless."""
         await self._publish(step.outgoing)
-        if rows:
-            async with self.store.transaction() as tx:
-                await tx.delete_outbox(rows)
+        self._published.extend(rows)
         if step.finished is not None:
             telemetry.execution_ended(step.hop, *step.finished)
             self._notify(step.hop.execution_arn)
@@ -1099,20 +1102,30 @@ class Engine:
                     self._queues.add(out.target)
                 await self.transport.publish(out.target, out.message)
 
-    async def relay_outbox(self, limit: int = 500) -> int:
-        """Publish what a crashed worker committed but never published; returns the count."""
+    async def _forget_published(self, tx: Any) -> None:
+        """Delete the outbox rows this worker has already published (piggybacked on ``tx``)."""
+        if self._published:
+            ids, self._published = self._published, []
+            await tx.delete_outbox(ids)
+
+    async def relay_outbox(self, limit: int = 500, orphan_age: float = 10.0) -> int:
+        """Publish what a crashed worker committed but never published; returns the count.
+
+        Only rows older than ``orphan_age`` seconds count as orphaned; the rows stay locked
+        (PostgreSQL) while they are published and deleted, so two relays never share them.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=orphan_age)
         async with self.store.transaction() as tx:
-            rows = await tx.pending_outbox(limit)
-        if not rows:
-            return 0
-        await self._publish(
-            [
-                Outgoing.from_outbox(r.destination, r.routing_key, r.body, r.headers, r.message_id)
-                for r in rows
-            ]
-        )
-        async with self.store.transaction() as tx:
-            await tx.delete_outbox([r.id for r in rows])
+            await self._forget_published(tx)
+            rows = await tx.pending_outbox(limit, older_than=cutoff)
+            if rows:
+                await self._publish(
+                    [
+                        Outgoing.from_outbox(r.destination, r.routing_key, r.body, r.headers, r.message_id)
+                        for r in rows
+                    ]
+                )
+                await tx.delete_outbox([r.id for r in rows])
         return len(rows)
 
     # ------------------------------------------------------------------ task replies

@@ -68,13 +68,16 @@ class DeliveryMixin(TxBase):
         )
         return [int(r.id) for r in result]
 
-    async def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
-        """The oldest unpublished messages.
+    async def pending_outbox(self, limit: int = 100, older_than: datetime | None = None) -> list[OutboxRow]:
+        """The oldest unpublished messages (only those created before ``older_than``, if given:
+        younger rows are still being published by the worker that wrote them).
 
         On PostgreSQL the rows stay locked (``FOR UPDATE SKIP LOCKED``) until this transaction
         ends, so two relays never publish the same row; delete them in the same transaction.
         """
         stmt = sa.select(ob).order_by(ob.c.id).limit(limit)
+        if older_than is not None:
+            stmt = stmt.where(ob.c.creation_date < older_than)
         if self._postgres:
             stmt = stmt.with_for_update(skip_locked=True)
         rows = (await self._conn.execute(stmt)).all()
