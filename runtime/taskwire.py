@@ -7,6 +7,7 @@ in ``reply_to``. Documented in docs/task-contract.md; this module is its single 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ H_ATTEMPT = "x-sh-attempt"
 H_DEADLINE = "x-sh-deadline"  # epoch milliseconds by which the task must answer (absent: none)
 H_HEARTBEAT = "x-sh-heartbeat"  # seconds between heartbeats the engine expects (absent: none)
 H_RESOURCE = "x-sh-resource"
+H_SENT = "x-sh-sent"  # epoch milliseconds when the engine dispatched the task (TaskScheduleTime)
 H_PATTERN = "x-sh-pattern"  # "waitForTaskToken": the service's own answer does not complete the task
 H_TRACEPARENT = "traceparent"
 # reply message header
@@ -61,6 +63,7 @@ def task_message(
         headers[H_TRACEPARENT] = traceparent
     if pattern:
         headers[H_PATTERN] = pattern
+    headers[H_SENT] = int(time.time() * 1000)
     return Message(
         body=orjson.dumps(payload),
         headers=headers,

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 
 from runtime import telemetry
 from runtime.api import approvals, protocol, rest
+from runtime.api import schedules as schedule_routes
 from runtime.api.config import ApiSettings
 from runtime.api.errors import ApiError
 from runtime.api.limits import BodyLimit, body_limit
@@ -50,6 +51,7 @@ def create_app(
     app.include_router(telemetry.metrics.metrics_router())  # unauthenticated, like health: for scrapers
     app.include_router(protocol.router(ctx))
     app.include_router(rest.router(ctx))
+    app.include_router(schedule_routes.router(ctx))
     app.include_router(approvals.router(ctx))  # the token is the credential: no API auth
 
     async def api_error(request: Request, exc: Exception) -> Response:

@@ -20,12 +20,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from runtime import taskwire
 from runtime.telemetry import metrics, tracing
 from runtime.telemetry.context import current_scope, hop_fields, trace_fields
 
 #: Optional task message header: epoch milliseconds when the engine dispatched the task; the
 #: SDK turns it into TaskScheduleTime. Not sent by the engine yet (see docs/observability.md).
-H_SENT = "x-sh-sent"
+H_SENT = taskwire.H_SENT  # the task message contract owns the name
 
 
 def _normal_kind(kind: str) -> str:
