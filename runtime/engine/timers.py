@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import math
 from typing import Protocol
 
 from runtime import telemetry
@@ -110,7 +111,7 @@ def timer_request(key: str, at: float, destination: str, message: Message) -> Me
     return Message(
         body=message.body,
         headers={
-            H_DUE: int(at * 1000),
+            H_DUE: math.ceil(at * 1000),  # never before the due time
             H_TIMER_KEY: key,
             H_TIMER_DEST: destination,
             H_INNER_HEADERS: dict(message.headers),
