@@ -82,11 +82,10 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _split_branch(branch: str) -> tuple[str, str, int]:
-    """``"P/0/M/3"`` -> (fork key ``"P/0/M"``, parent branch ``"P/0"``, index 3)."""
+def _split_branch(branch: str) -> tuple[str, int]:
+    """``"P~3/0/M~7/3"`` -> (the join's key ``"P~3/0/M~7"``, the child's index 3)."""
     key, _, index = branch.rpartition("/")
-    parent, _, _state = key.rpartition("/")
-    return key, parent, int(index)
+    return key, int(index)
 
 
 def _fork_state(key: str) -> tuple[str, str]:
@@ -592,7 +591,7 @@ class Engine:
             else:
                 await self._end_execution(tx, step, "FAILED", result)
             return
-        key, _, index = _split_branch(hop.branch)
+        key, index = _split_branch(hop.branch)
         fork = await tx.get_fork(hop.execution_arn, key)
         fork_info = orjson.loads(fork.info)
         if fork_info["kind"] == "map":
