@@ -5,6 +5,7 @@ schedules (cron/rate/at) on APScheduler 3 with a persistent job store in the sto
 one. See docs/scheduler.md.
 """
 
+from runtime.scheduler.deadletters import DeadLetter
 from runtime.scheduler.errors import (
     ScheduleAlreadyExists,
     ScheduleExpressionError,
@@ -13,6 +14,7 @@ from runtime.scheduler.errors import (
     ScheduleValidationError,
 )
 from runtime.scheduler.expressions import next_fire_times, parse_schedule_expression, parse_timezone
+from runtime.scheduler.policy import RetryPolicy
 from runtime.scheduler.role import SchedulerOptions, SchedulerStats, TimerScheduler, run_scheduler
 from runtime.scheduler.schedules import (
     Schedule,
@@ -23,12 +25,16 @@ from runtime.scheduler.schedules import (
     enable_schedule,
     execution_name,
     get_schedule,
+    list_dead_letters,
     list_schedules,
     preview_schedule,
+    purge_dead_letters,
     update_schedule,
 )
 
 __all__ = [
+    "DeadLetter",
+    "RetryPolicy",
     "Schedule",
     "ScheduleAlreadyExists",
     "ScheduleExpressionError",
@@ -45,11 +51,13 @@ __all__ = [
     "enable_schedule",
     "execution_name",
     "get_schedule",
+    "list_dead_letters",
     "list_schedules",
     "next_fire_times",
     "parse_schedule_expression",
     "parse_timezone",
     "preview_schedule",
+    "purge_dead_letters",
     "run_scheduler",
     "update_schedule",
 ]

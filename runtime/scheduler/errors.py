@@ -16,9 +16,21 @@ class SchedulerError(StateHopError):
 
 
 class ScheduleValidationError(SchedulerError, ValueError):
-    """A schedule argument is malformed (name, time zone, target, input, state)."""
+    """A schedule argument is malformed (name, time zone, target, input, state, dates, ...).
+
+    ``field`` names the argument in EventBridge Scheduler's terms (``"EndDate"``,
+    ``"Target.RetryPolicy.MaximumRetryAttempts"``) when the error is about one.
+    """
 
     aws_code = "ValidationException"
+    field: str | None = None
+
+    @classmethod
+    def of(cls, field: str, problem: str, expected: str) -> ScheduleValidationError:
+        """``<field>: <problem>; expected <expected form>``."""
+        error = cls(f"{field}: {problem}; expected {expected}")
+        error.field = field
+        return error
 
 
 class ScheduleExpressionError(ScheduleValidationError):

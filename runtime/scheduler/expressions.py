@@ -7,23 +7,29 @@ Three forms, evaluated in the schedule's IANA time zone (default UTC):
   (``1 minute`` singular, ``5 minutes`` plural, as AWS insists);
 - ``cron(minutes hours day-of-month month day-of-week year)``: six fields with AWS's rules:
   day-of-week counts 1=SUN..7=SAT, exactly one of day-of-month/day-of-week is ``?``, ``L``
-  (last), ``#`` (nth weekday of the month).
+  (last), ``W`` (nearest weekday: ``15W``, ``LW``), ``#`` (nth weekday of the month).
 
-Everything APScheduler's CronTrigger can express is accepted; the rest (``W``, nearest
-weekday) is refused with an error that names the field, rather than run with other meaning.
-Pure: no I/O, usable by the API to validate before anything is stored.
+APScheduler's CronTrigger has no ``W``: :class:`AwsCronTrigger` adds it as one more
+day-of-month expression (:class:`NearestWeekdayExpression`), with Quartz's rule that the
+weekday is always in the same month. :class:`BoundedTrigger` adds a schedule's StartDate and
+EndDate around any recurring trigger. Forms that cannot be run with AWS's meaning are refused
+with an error that names the field. Pure: no I/O, usable by the API to validate before
+anything is stored.
 """
 
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.cron.expressions import AllExpression
+from apscheduler.triggers.cron.fields import DayOfMonthField
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -65,7 +71,14 @@ class _Field:
 
 _MINUTES = _Field("minutes", 0, 59, None, "0, 0/15, 5-10 or 0,30")
 _HOURS = _Field("hours", 0, 23, None, "12, 8-17, */2 or 9,17")
-_DOM = _Field("day-of-month", 1, 31, None, "1, 1-15, L (last day) or ? (when day-of-week is set)")
+_DOM = _Field(
+    "day-of-month",
+    1,
+    31,
+    None,
+    "1, 1-15, L (last day), 15W (weekday nearest the 15th), LW (last weekday) or ? (when day-of-week is set)",
+)
+_W_FORM = "one day with W (15W: the weekday nearest the 15th) or LW (the last weekday), alone in the field"
 _MONTH = _Field("month", 1, 12, _MONTHS, "1, JAN, JAN-MAR or */3")
 _DOW = _Field(
     "day-of-week",
@@ -101,12 +114,17 @@ def expression_kind(expression: str) -> ExpressionKind:
 
 
 def parse_schedule_expression(
-    expression: str, timezone: str | None = "UTC", *, now: datetime | None = None
+    expression: str,
+    timezone: str | None = "UTC",
+    *,
+    now: datetime | None = None,
+    start: datetime | None = None,
 ) -> BaseTrigger:
     """The APScheduler trigger for an EventBridge Scheduler expression in ``timezone``.
 
     ``now`` anchors ``rate(...)`` (its first firing is one interval later); defaults to the
-    current time.
+    current time. ``start`` (a schedule's StartDate) anchors it instead: the first firing is
+    at ``start``, as AWS documents for rate-based schedules with a StartDate.
     """
     if not isinstance(expression, str):
         raise ScheduleExpressionError(repr(expression), "must be a string", expected=CRON_FORM)
@@ -116,7 +134,7 @@ def parse_schedule_expression(
     if kind == "at":
         return _parse_at(expression, text, tz)
     if kind == "rate":
-        return _parse_rate(expression, text, tz, now)
+        return _parse_rate(expression, text, tz, now, start)
     return _parse_cron(expression, text, tz)
 
 
@@ -155,7 +173,9 @@ def _parse_at(expression: str, text: str, tz: ZoneInfo) -> DateTrigger:
     return DateTrigger(run_date=local.replace(tzinfo=tz), timezone=tz)
 
 
-def _parse_rate(expression: str, text: str, tz: ZoneInfo, now: datetime | None) -> IntervalTrigger:
+def _parse_rate(
+    expression: str, text: str, tz: ZoneInfo, now: datetime | None, anchor: datetime | None
+) -> IntervalTrigger:
     match = _RATE.match(text)
     body = " ".join(match.group("body").split()) if match else ""
     parts = _RATE_BODY.match(body)
@@ -184,7 +204,10 @@ def _parse_rate(expression: str, text: str, tz: ZoneInfo, now: datetime | None) 
             expected=RATE_FORM,
         )
     interval = timedelta(**{_RATE_UNITS[singular]: value})
-    start = (now or datetime.now(tz)).astimezone(tz) + interval
+    if anchor is not None:
+        start = anchor.astimezone(tz)
+    else:
+        start = (now or datetime.now(tz)).astimezone(tz) + interval
     return IntervalTrigger(**{_RATE_UNITS[singular]: value}, start_date=start, timezone=tz)
 
 
@@ -220,8 +243,9 @@ def _parse_cron(expression: str, text: str, tz: ZoneInfo) -> CronTrigger:
         "day_of_week": day_of_week,
         "year": _numeric(expression, _YEAR, year),
     }
+    trigger_class = AwsCronTrigger if "W" in dom.upper() else CronTrigger
     try:
-        return CronTrigger(second=0, timezone=tz, **args)
+        return trigger_class(second=0, timezone=tz, **args)
     except ValueError as exc:  # our checks should have caught it; keep the message clear anyway
         raise ScheduleExpressionError(expression, str(exc), expected=CRON_FORM) from None
 
@@ -258,7 +282,8 @@ def _items(expression: str, field: _Field, text: str) -> list[str]:
 def _numeric(expression: str, field: _Field, text: str, *, allow_last: bool = False) -> str:
     """One numeric cron field as an APScheduler expression (ranges, steps, lists, L)."""
     out: list[str] = []
-    for item in _items(expression, field, text):
+    items = _items(expression, field, text)
+    for item in items:
         upper = item.upper()
         if "?" in item:
             raise ScheduleExpressionError(
@@ -271,11 +296,14 @@ def _numeric(expression: str, field: _Field, text: str, *, allow_last: bool = Fa
             out.append("last")
             continue
         if allow_last and "W" in upper:
+            out.append(_nearest_weekday(expression, field, item, alone=len(items) == 1))
+            continue
+        if "W" in upper:
             raise ScheduleExpressionError(
                 expression,
-                f"{item!r}: 'W' (nearest weekday) is not supported by StateHop's scheduler",
+                f"{item!r}: 'W' (nearest weekday) is only allowed in day-of-month",
                 field=field.name,
-                expected="a day, a range, a step or L (last day of the month)",
+                expected=field.example,
             )
         if "L" in upper and field.names is None:
             raise ScheduleExpressionError(
@@ -293,6 +321,41 @@ def _numeric(expression: str, field: _Field, text: str, *, allow_last: bool = Fa
             )
         out.append(_range(expression, field, item))
     return ",".join(out)
+
+
+def _nearest_weekday(expression: str, field: _Field, item: str, *, alone: bool) -> str:
+    """``15W`` / ``LW`` -> the APScheduler text of :class:`NearestWeekdayExpression`.
+
+    As in Quartz (whose syntax AWS's cron follows), W takes exactly one day: no list, range or
+    step, which would not say which weekday is meant.
+    """
+    upper = item.upper()
+    day = upper[:-1]
+    if not upper.endswith("W") or not (day == "L" or day.isdigit()):
+        raise ScheduleExpressionError(
+            expression,
+            f"{item!r}: 'W' must follow one day of the month or L",
+            field=field.name,
+            expected=_W_FORM,
+        )
+    if not alone:
+        raise ScheduleExpressionError(
+            expression,
+            f"{item!r}: 'W' cannot be combined with other days in a list",
+            field=field.name,
+            expected=_W_FORM,
+        )
+    if day == "L":
+        return "lw"
+    number = int(day)
+    if not field.low <= number <= field.high:
+        raise ScheduleExpressionError(
+            expression,
+            f"{item!r}: {number} is out of range {field.low}-{field.high}",
+            field=field.name,
+            expected=_W_FORM,
+        )
+    return f"{number}w"
 
 
 def _range(expression: str, field: _Field, item: str) -> str:
@@ -349,6 +412,13 @@ def _day_of_week(expression: str, text: str) -> tuple[str, str]:
                 field=_DOW.name,
                 expected=_DOW.example,
             )
+        if upper.endswith("W"):  # 2W, LW (WED, MON-WED are days)
+            raise ScheduleExpressionError(
+                expression,
+                f"{item!r}: 'W' (nearest weekday) is only allowed in day-of-month",
+                field=_DOW.name,
+                expected=_DOW.example,
+            )
         if upper == "L":
             plain.add(7)  # AWS: L alone is the last day of the week, Saturday
         elif upper.endswith("L"):
@@ -387,12 +457,146 @@ def _day_of_week(expression: str, text: str) -> tuple[str, str]:
     return ",".join(_APS_WEEKDAY[d] for d in sorted(plain)), ""
 
 
+# ------------------------------------------------------------------------------------- W
+
+
+def nearest_weekday(year: int, month: int, day: int | None) -> int | None:
+    """The day of the month an AWS/Quartz ``<day>W`` (``day=None``: ``LW``) fires on.
+
+    The weekday (Monday to Friday) nearest ``day`` *in the same month*: a Saturday moves to
+    the Friday before, a Sunday to the Monday after, except that the 1st on a Saturday moves
+    to Monday the 3rd and the last day on a Sunday to the Friday two days before. ``LW`` is
+    the month's last weekday. None when the month has no such day (31W in April), as a plain
+    31 does not fire in April either.
+    """
+    last = monthrange(year, month)[1]
+    if day is None:
+        weekday = date(year, month, last).weekday()
+        return last - max(0, weekday - 4)  # Saturday -> Friday (-1), Sunday -> Friday (-2)
+    if day > last:
+        return None
+    weekday = date(year, month, day).weekday()
+    if weekday == 5:  # Saturday
+        return day + 2 if day == 1 else day - 1
+    if weekday == 6:  # Sunday
+        return day - 2 if day == last else day + 1
+    return day
+
+
+class NearestWeekdayExpression(AllExpression):  # type: ignore[misc]
+    """APScheduler day-of-month expression ``15w`` / ``lw`` (see :func:`nearest_weekday`)."""
+
+    value_re = re.compile(r"(?P<day>\d+|l)w$", re.IGNORECASE)
+
+    def __init__(self, day: str) -> None:
+        super().__init__(None)
+        self.day: int | None = None if day.lower() == "l" else int(day)
+
+    def validate_range(self, field_name: str) -> None:
+        if self.day is not None and not 1 <= self.day <= 31:
+            raise ValueError(f"the day before W must be 1 to 31, not {self.day}")
+
+    def get_next_value(self, date: datetime, field: Any) -> int | None:
+        target = nearest_weekday(date.year, date.month, self.day)
+        if target is not None and target >= date.day:
+            return target
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NearestWeekdayExpression) and self.day == other.day
+
+    def __hash__(self) -> int:
+        return hash(("w", self.day))
+
+    def __str__(self) -> str:
+        return "lw" if self.day is None else f"{self.day}w"
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({str(self)[:-1]!r})"
+
+
+class AwsDayOfMonthField(DayOfMonthField):  # type: ignore[misc]
+    """CronTrigger's day field plus :class:`NearestWeekdayExpression`."""
+
+    COMPILERS = [NearestWeekdayExpression, *DayOfMonthField.COMPILERS]
+
+
+class AwsCronTrigger(CronTrigger):  # type: ignore[misc]
+    """CronTrigger whose day-of-month also understands ``15w`` and ``lw``."""
+
+    __slots__ = ()
+    FIELDS_MAP = {**CronTrigger.FIELDS_MAP, "day": AwsDayOfMonthField}
+
+
+# ------------------------------------------------------------------------------------- bounds
+
+
+class BoundedTrigger(BaseTrigger):  # type: ignore[misc]
+    """A recurring trigger limited to [start, end] (a schedule's StartDate and EndDate, UTC).
+
+    No firing time before ``start`` and none after ``end``; both inclusive, as AWS says
+    invocations occur "on, or after" the StartDate and stop "on, or before" the EndDate.
+    """
+
+    __slots__ = ("base", "end", "start")
+
+    def __init__(self, base: BaseTrigger, start: datetime | None = None, end: datetime | None = None) -> None:
+        self.base = base
+        self.start = start
+        self.end = end
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        previous = previous_fire_time
+        if self.start is not None and previous is None:
+            now = max(now, self.start)  # the first firing: not before the start
+        elif self.start is not None and previous is not None and previous < self.start:
+            # the next after a time before the start: the first one from the start on
+            previous, now = None, self.start
+        nxt: datetime | None = self.base.get_next_fire_time(previous, now)
+        if nxt is None or (self.end is not None and nxt > self.end):
+            return None
+        return nxt
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"version": 1, "base": self.base, "start": self.start, "end": self.end}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.get("version", 1) > 1:
+            raise ValueError(f"cannot restore a BoundedTrigger of version {state['version']}")
+        self.base = state["base"]
+        self.start = state["start"]
+        self.end = state["end"]
+
+    def __str__(self) -> str:
+        return f"bounded[{self.base}, start={self.start}, end={self.end}]"
+
+    def __repr__(self) -> str:
+        return f"<BoundedTrigger ({self.base!r}, start={self.start!r}, end={self.end!r})>"
+
+
+def bounded(trigger: BaseTrigger, start: datetime | None, end: datetime | None) -> BaseTrigger:
+    """``trigger`` limited to [start, end]; a one-time (date) trigger is left alone, as AWS
+    ignores StartDate and EndDate for one-time schedules."""
+    if isinstance(trigger, DateTrigger) or (start is None and end is None):
+        return trigger
+    return BoundedTrigger(
+        trigger,
+        None if start is None else start.astimezone(UTC),
+        None if end is None else end.astimezone(UTC),
+    )
+
+
 __all__ = [
     "AT_FORM",
     "CRON_FORM",
     "RATE_FORM",
+    "AwsCronTrigger",
+    "BoundedTrigger",
     "ExpressionKind",
+    "NearestWeekdayExpression",
+    "bounded",
     "expression_kind",
+    "nearest_weekday",
     "next_fire_times",
     "parse_schedule_expression",
     "parse_timezone",

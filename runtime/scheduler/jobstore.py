@@ -47,8 +47,12 @@ log = logging.getLogger("statehop.scheduler")
 TABLE = "statehop_timer_jobs"
 TIMER_PREFIX = "timer:"
 SCHEDULE_PREFIX = "schedule:"
+#: one attempt of one schedule firing (a flexible window's delayed start, a retry):
+#: ``schedule-firing:<schedule>:<scheduled time>:<retry>``
+FIRING_PREFIX = "schedule-firing:"
 FIRE_TIMER = "runtime.scheduler.jobs:fire_timer"
 FIRE_SCHEDULE = "runtime.scheduler.jobs:fire_schedule"
+FIRE_SCHEDULE_ATTEMPT = "runtime.scheduler.jobs:fire_schedule_attempt"
 PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _ID_LENGTH = 191  # the stock table's id column
 
@@ -338,8 +342,12 @@ class TimerJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
                         )
                     )
                 elif c.job_id.startswith(SCHEDULE_PREFIX):
-                    # a one-time schedule stays listed after it ran, as AWS keeps it
                     state = pickle.loads(c.original)
+                    if state["kwargs"].get("action_after_completion") == "DELETE":
+                        # ActionAfterCompletion DELETE: gone after its last firing
+                        conn.execute(table.delete().where(same))
+                        continue
+                    # NONE: a schedule stays listed after its last firing, as AWS keeps it
                     state["next_run_time"] = None
                     conn.execute(
                         table.update()
@@ -363,7 +371,19 @@ class TimerJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             if put_rows:
                 conn.execute(self._upsert(), put_rows)
 
-    def _upsert(self) -> Any:
+    def insert_new(self, rows: Iterable[JobRow]) -> None:
+        """Insert jobs whose id is not stored yet; an existing row is left as it is (so a
+        firing handed over twice keeps its first due time and attempt)."""
+        put_rows = [
+            {"id": r.job_id, "next_run_time": r.next_run_time, "job_state": r.job_state} for r in rows
+        ]
+        if not put_rows:
+            return
+        stmt = self._insert().on_conflict_do_nothing(index_elements=[self.jobs_t.c.id])
+        with self.engine.begin() as conn:
+            conn.execute(stmt, put_rows)
+
+    def _insert(self) -> Any:
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -371,7 +391,10 @@ class TimerJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         else:  # pragma: no cover - the store only supports these two
             raise NotImplementedError(f"no upsert for {dialect}")
-        stmt = insert(self.jobs_t)
+        return insert(self.jobs_t)
+
+    def _upsert(self) -> Any:
+        stmt = self._insert()
         return stmt.on_conflict_do_update(
             index_elements=[self.jobs_t.c.id],
             set_={"next_run_time": stmt.excluded.next_run_time, "job_state": stmt.excluded.job_state},
@@ -393,7 +416,9 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
 
 __all__ = [
     "FIRE_SCHEDULE",
+    "FIRE_SCHEDULE_ATTEMPT",
     "FIRE_TIMER",
+    "FIRING_PREFIX",
     "SCHEDULE_PREFIX",
     "TABLE",
     "TIMER_PREFIX",

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -119,7 +120,10 @@ class TimerScheduler:
         starter: ExecutionStarter | None = None,
         options: SchedulerOptions | None = None,
         lock: LeaderLock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        """``rng``: the random source of schedules' flexible windows and retry jitter (a seeded
+        one makes them reproducible in tests)."""
         self.options = options or SchedulerOptions()
         self.transport = transport
         self.database_url = database_url
@@ -132,17 +136,20 @@ class TimerScheduler:
             lease=opts.lease,
             max_in_flight=opts.max_in_flight,
         )
+        # in-memory SQLite has one connection: use it from the event loop only
+        self._offload = not is_memory(database_url)
+        bindings = Bindings(
+            transport, starter, jobstore=self.jobstore, rng=rng or random.Random(), offload=self._offload
+        )
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
             jobstores={"default": self.jobstore},
-            executors={"default": BindingExecutor(Bindings(transport, starter))},
+            executors={"default": BindingExecutor(bindings)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self.lock = lock or leader_lock(database_url, opts.table)
         self.is_leader = False
         self.stats = SchedulerStats()
-        # in-memory SQLite has one connection: use it from the event loop only
-        self._offload = not is_memory(database_url)
         self._incoming: list[_Request] = []
         self._completions: list[Completion] = []
         self._incoming_wake = asyncio.Event()

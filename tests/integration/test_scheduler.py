@@ -516,7 +516,11 @@ async def test_schedule_management(database_url: str) -> None:
         assert made.state == "ENABLED" and made.next_run_time is not None
         assert made.next_run_time.astimezone(ZoneInfo("Europe/Paris")).hour == 2
         assert await get_schedule(database_url, "nightly") == made
-        assert made.to_json()["Target"] == {"Arn": MACHINE, "Input": '{"report": "daily"}'}
+        assert made.to_json()["Target"] == {
+            "Arn": MACHINE,
+            "Input": '{"report": "daily"}',
+            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},  # AWS's defaults
+        }
         with pytest.raises(ScheduleAlreadyExists):
             await create_schedule(database_url, "nightly", "rate(1 hour)", MACHINE)
 
