@@ -246,6 +246,15 @@ class Transport(abc.ABC):
         """Declare a work queue on demand (e.g. ``tasks.<service>``) and bind it; idempotent."""
 
     @abc.abstractmethod
+    async def queue_exists(self, name: str) -> bool:
+        """Whether the logical queue ``name`` exists on the broker (declared by anyone).
+
+        Never declares anything and never disturbs the publishing or consuming channels. A
+        queue that exists with no consumer counts as existing. The answer is not cached: a
+        caller that wants to remember positive answers does so itself.
+        """
+
+    @abc.abstractmethod
     async def bind_events(self, queue: str, pattern: str) -> None:
         """Subscribe ``queue`` (declared on demand) to the events exchange with a topic pattern."""
 

@@ -328,6 +328,9 @@ class MemoryTransport(Transport):
     async def ensure_queue(self, name: str) -> None:
         self.broker.declare(check_name(name), self.topology)
 
+    async def queue_exists(self, name: str) -> bool:
+        return check_name(name) in self.broker.queues
+
     async def bind_events(self, queue: str, pattern: str) -> None:
         self.broker.declare(check_name(queue), self.topology)
         binding = (queue, pattern)

@@ -30,6 +30,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aiormq.abc import AbstractChannel as RawChannel
 from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
@@ -306,6 +307,9 @@ class RabbitMQTransport(Transport):
         self._confirm: AbstractRobustChannel | None = None
         self._fast: AbstractRobustChannel | None = None
         self._admin: AbstractRobustChannel | None = None
+        #: raw channel for passive queue checks only (a check of a missing queue closes it)
+        self._probe: RawChannel | None = None
+        self._probe_lock = asyncio.Lock()
         self._queues: dict[str, AbstractQueue] = {}  # logical -> declared queue (this connection)
         self._declared: list[str] = []  # logical names ever declared, for delete_topology
         self._exchanges: list[str] = []
@@ -405,6 +409,51 @@ class RabbitMQTransport(Transport):
     async def ensure_queue(self, name: str) -> None:
         check_name(name)
         await self._with_retry(f"declaring queue {name!r}", lambda: self._declare_queue(name))
+
+    async def queue_exists(self, name: str) -> bool:
+        """A passive declare on a private raw channel, never on a publishing, consuming or admin
+        one: the broker answers a check of a missing queue by closing the channel (404
+        NOT_FOUND). The probe channel is kept while answers are positive (one round trip per
+        check) and reopened after a negative one (two more). Nothing is registered with the
+        robust connection, so nothing is replayed on reconnect."""
+        check_name(name)
+        broker_name = self.topology.queue_name(name)
+
+        async def probe() -> bool:
+            async with self._probe_lock:
+                channel = await self._probe_channel()
+                try:
+                    await channel.queue_declare(broker_name, passive=True, timeout=self.connect_timeout)
+                except aiormq.exceptions.ChannelNotFoundEntity:
+                    self._probe = None  # closed by the broker
+                    return False
+                except Exception:
+                    self._probe = None  # in an unknown state: the next check opens a fresh one
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(channel.close(), 1.0)
+                    raise
+                except asyncio.CancelledError:
+                    # cancelled (or timed out) mid-check: drop the channel, it goes with the
+                    # connection; awaiting its close here could block a cancellation
+                    self._probe = None
+                    raise
+                return True
+
+        return await self._with_retry(f"checking queue {name!r}", probe)
+
+    async def _probe_channel(self) -> RawChannel:
+        channel = self._probe
+        if channel is not None and not channel.is_closed:
+            return channel
+        connection = self._connection
+        if connection is None:
+            raise TransportError("transport not started: await start() first")
+        underlay = connection.transport
+        if underlay is None or underlay.connection.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError("not connected (reconnecting)")  # retried
+        channel = await underlay.connection.channel(publisher_confirms=False, timeout=self.connect_timeout)
+        self._probe = channel
+        return channel
 
     async def bind_events(self, queue: str, pattern: str) -> None:
         check_name(queue)
@@ -569,6 +618,7 @@ class RabbitMQTransport(Transport):
         await self.stop_consuming(timeout=30.0)
         self._connection = None
         self._confirm = self._fast = self._admin = None
+        self._probe = None  # closed with the connection
         self._queues.clear()
         await connection.close()
 

@@ -325,6 +325,54 @@ async def test_publish_is_confirmed_and_unroutable_raises(transport: Transport) 
     assert await transport.queue_depth("tasks.nobody") == 1
 
 
+async def test_queue_exists_answers_without_declaring(transport_factory: TransportFactory) -> None:
+    first = await transport_factory()
+    for fixed in (Topology.HOPS, Topology.REPLIES, Topology.DEAD):
+        assert await first.queue_exists(fixed)
+    for _ in range(2):  # asking twice declares nothing either
+        assert not await first.queue_exists(Topology.task_queue("never"))
+    with pytest.raises(UnroutableError):
+        await first.publish(Topology.task_queue("never"), msg(b"lost?"))
+    second = await transport_factory()  # another client (a service) declares its queue
+    await second.ensure_queue(Topology.task_queue("other"))
+    assert await first.queue_exists(Topology.task_queue("other"))
+    with pytest.raises(ValueError):
+        await first.queue_exists(".bad")
+
+
+async def test_queue_checks_do_not_disturb_publishing_or_consuming(transport: Transport) -> None:
+    """On RabbitMQ a passive check of a missing queue closes its channel (404): it must never be
+    a channel that publishes, consumes or declares."""
+    got: list[bytes] = []
+
+    async def handler(delivery: Delivery) -> None:
+        got.append(delivery.message.body)
+        await delivery.ack()
+
+    await transport.consume("hops", handler)
+    sent: list[bytes] = []
+    for i in range(10):
+        assert not await transport.queue_exists(f"tasks.missing-{i}")
+        assert await transport.queue_exists("hops")
+        body = f"c{i}".encode()
+        await transport.publish("hops", msg(body))  # confirmed
+        await transport.publish("hops", Message(body + b"x", persistent=False))  # EXPRESS
+        sent += [body, body + b"x"]
+    answers = await asyncio.gather(
+        *(transport.queue_exists(n) for n in ("hops", "tasks.absent", "replies", "tasks.gone") * 5),
+        *(transport.publish("hops", msg(f"g{i}".encode())) for i in range(10)),
+    )
+    assert answers[:20] == [True, False, True, False] * 5
+    sent += [f"g{i}".encode() for i in range(10)]
+    await transport.ensure_queue(Topology.task_queue("after"))  # declaring still works
+    assert await transport.queue_exists(Topology.task_queue("after"))
+    await transport.publish("replies", msg(b"r"))
+    await wait_until(lambda: len(got) >= len(sent))
+    assert sorted(got) == sorted(sent)
+    assert await transport.queue_depth("replies") == 1
+    assert getattr(transport, "reconnects", 0) == 0
+
+
 async def test_events_are_routed_by_topic(transport: Transport) -> None:
     await transport.bind_events("console", "execution.*.SUCCEEDED")
     await transport.bind_events("audit", "execution.#")
