@@ -24,6 +24,7 @@ class ExecutionInfo:
     state_machine_arn: str
     state_machine_name: str
     redrive_count: int = 0
+    revision_id: str = ""  # the definition the execution runs (keys the machine cache)
 
 
 def build_context(

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import exc as sa_exc
 
@@ -38,8 +39,9 @@ from runtime.engine.timers import Timers
 from runtime.hop import EXPRESS, STANDARD, Hop, HopDecodeError
 from runtime.store import Store
 from runtime.store.errors import ExecutionNotRedrivable, StoreError, TransientStoreError
+from runtime.store.hopcommit import HopCommitter, HopWrite
 from runtime.store.records import ExecutionStatus, ForkItem, TaskTokenStatus
-from runtime.transport.base import Delivery, Topology, Transport, TransportError
+from runtime.transport.base import Delivery, Topology, Transport, TransportError, UnroutableError
 
 log = logging.getLogger("statehop.engine")
 
@@ -63,7 +65,12 @@ def is_transient(exc: BaseException) -> bool:
     a deadlock or serialization failure, a lost database or broker connection, a server
     at its connection limit, a pool timeout. Anything else is a bug or bad data and must not
     be retried forever."""
-    if isinstance(exc, TransientStoreError | TransportError | ConnectionError | TimeoutError):
+    if isinstance(exc, TransientStoreError | TransportError | ConnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError):  # the fast path's driver
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
         return True
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
@@ -80,6 +87,33 @@ def is_transient(exc: BaseException) -> bool:
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+#: Hop kinds a quick path may take: they need the store only if their state does.
+_QUICK_KINDS = frozenset({"enter", "retry", "resume"})
+
+
+class NeedsStore(Exception):
+    """Raised by :data:`_NO_STORE` when interpreting a hop turns out to need the store."""
+
+
+class _NoStore:
+    """The ``tx`` of a quick path: any use of it means the hop needs a real transaction."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsStore(name)
+
+
+_NO_STORE: Any = _NoStore()
+
+
+def _details(details: Any) -> str | None:
+    return details if details is None or isinstance(details, str) else _json(details)
+
+
+def _outbox_args(out: Outgoing) -> tuple[str, str, str, bytes, str | None]:
+    row = out.to_outbox()
+    return row.destination, row.routing_key, _json(dict(row.headers or {})), bytes(row.body), row.message_id
 
 
 def _split_branch(branch: str) -> tuple[str, int]:
@@ -108,6 +142,9 @@ class Engine:
         token_secret: str = "",
         region: str = "us-east-1",
         prefetch: int = 64,
+        fast_path: bool = True,
+        express_recheck_seconds: float = 2.0,
+        express_max_seconds: float | None = 300.0,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -125,10 +162,24 @@ class Engine:
         self._executions: OrderedDict[str, ExecutionInfo] = OrderedDict()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._queues: set[str] = set()
+        #: PostgreSQL: hops that need only "running? new?" commit in one statement (see
+        #: runtime/store/hopcommit.py); opened in start(). None: every hop takes a transaction.
+        self.fast_path = fast_path
+        self._committer: HopCommitter | None = None
+        #: EXPRESS executions seen RUNNING, and when (loop time): their pure hops (Pass, Choice,
+        #: Wait...) run without the store until the next re-check.
+        self.express_recheck_seconds = express_recheck_seconds
+        #: An EXPRESS execution times out after this long even without TimeoutSeconds (AWS: 5
+        #: minutes). Its hops are transient, so this durable timer is also what ends one whose
+        #: hop a broker restart lost.
+        self.express_max_seconds = express_max_seconds
+        self._express_running: OrderedDict[str, float] = OrderedDict()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        if self.fast_path:
+            self._committer = await self.store.hop_committer()
         await self.transport.ensure_queue(Topology.REPLIES)
         await self.transport.consume(Topology.HOPS, self._on_hop, prefetch=self.prefetch)
         await self.transport.consume(Topology.REPLIES, self._on_reply, prefetch=self.prefetch)
@@ -165,6 +216,7 @@ class Engine:
                 state_machine_arn=sm_arn,
                 state_machine_name=sm_arn.rsplit(":", 1)[-1],
                 redrive_count=record.redrive_count,
+                revision_id=record.revision_id,
             )
             self._remember(self._executions, arn, info)
         return info, record
@@ -206,7 +258,10 @@ class Engine:
         machine = parse_machine(sm.definition)
         self._remember(self._machines, execution.revision_id, machine, 256)
         now = self.clock.now()
-        deadline = now + machine.timeout_seconds if machine.timeout_seconds else None
+        limit: float | None = machine.timeout_seconds
+        if str(execution.type) == EXPRESS and self.express_max_seconds:
+            limit = min(limit or self.express_max_seconds, self.express_max_seconds)
+        deadline = now + limit if limit else None
         traceparent, tracestate = telemetry.execution_started(execution)
         first = Hop(
             execution.arn,
@@ -404,6 +459,7 @@ class Engine:
             await tx.set_redrive_point(hop.execution_arn, _json(point))
 
     def _notify(self, execution_arn: str) -> None:
+        self._express_running.pop(execution_arn, None)
         for future in self._waiters.pop(execution_arn, []):
             if not future.done():
                 future.set_result(None)
@@ -458,6 +514,110 @@ class Engine:
         self._notify(hop.execution_arn)
 
     async def process(self, hop: Hop) -> tuple[Step | None, list[int]]:
+        """Apply one hop; return what to publish once it is durable (and the outbox rows).
+
+        The quick paths handle the hops that need nothing from the store but "still running?
+        not applied yet?": EXPRESS hops of an execution recently seen running write nothing,
+        and STANDARD hops on PostgreSQL commit in one statement. Anything else, or anything
+        they cannot decide, takes the transaction of :meth:`process_in_transaction`.
+        """
+        if hop.kind in _QUICK_KINDS:
+            if hop.workflow_type == EXPRESS:
+                quick = await self._process_express(hop)
+            elif self._committer is not None:
+                quick = await self._process_fast(hop, self._committer)
+            else:
+                quick = None
+            if quick is not None:
+                return quick
+        return await self.process_in_transaction(hop)
+
+    async def _quick_step(self, hop: Hop, info: ExecutionInfo) -> Step | None:
+        """Interpret the hop without a store; None if it turns out to need one (a Task, a
+        Parallel/Map, the end of a branch or of the execution...)."""
+        machine = self._machines.get(info.revision_id)
+        if machine is None:
+            return None
+        step = Step(hop, self.clock.now(), machine=machine)
+        try:
+            await self._dispatch_kind(_NO_STORE, step, info, machine)
+        except NeedsStore:
+            return None
+        return step
+
+    async def _process_express(self, hop: Hop) -> tuple[Step | None, list[int]] | None:
+        seen = self._express_running.get(hop.execution_arn)
+        info = self._executions.get(hop.execution_arn)
+        loop = asyncio.get_running_loop()
+        if seen is None or info is None or loop.time() - seen > self.express_recheck_seconds:
+            if self._committer is None:  # SQLite: the transaction re-reads it
+                return None
+            # PostgreSQL: one indexed read instead of a transaction
+            info = await self._load_execution(hop.execution_arn, self._committer)
+            if info is None:
+                return None
+            self._remember(self._express_running, hop.execution_arn, loop.time())
+        if not hop.branch and hop.seq // GENERATION != info.redrive_count:
+            return None
+        step = await self._quick_step(hop, info)
+        return None if step is None else (step, [])
+
+    async def _process_fast(self, hop: Hop, committer: HopCommitter) -> tuple[Step | None, list[int]] | None:
+        info = self._executions.get(hop.execution_arn)
+        if info is None:
+            info = await self._load_execution(hop.execution_arn, committer)
+            if info is None:
+                return None
+        if not hop.branch and hop.seq // GENERATION != info.redrive_count:
+            return None
+        step = await self._quick_step(hop, info)
+        if step is None:
+            return None
+        parts = hop.branch.split("/") if hop.branch else []
+        result = await committer.apply(
+            HopWrite(
+                hop.execution_arn,
+                info.redrive_count,
+                ["/".join(parts[:end]) for end in range(1, len(parts), 2)],
+                hop.message_id,
+                [(e.type, _details(e.details), e.previous_event_id) for e in step.events],
+                [_outbox_args(o) for o in step.outgoing],
+            )
+        )
+        if not result.running:  # ended, redriven, or its join ended: the transaction decides
+            self._executions.pop(hop.execution_arn, None)
+            return None
+        if not result.applied:
+            log.debug("duplicate hop %s ignored", hop.message_id)
+            return None, []
+        return step, result.outbox_ids
+
+    async def _load_execution(self, arn: str, committer: HopCommitter) -> ExecutionInfo | None:
+        """Cache a running execution's facts (and its machine) with one read; None if it is
+        not running."""
+        cached = self._executions.get(arn)
+        row = await committer.load_execution(
+            arn, with_definition=cached is None or cached.revision_id not in self._machines
+        )
+        if row is None or row.status != ExecutionStatus.RUNNING:
+            return None
+        if row.revision_id not in self._machines and row.definition is not None:
+            self._remember(self._machines, row.revision_id, parse_machine(row.definition), 256)
+        info = ExecutionInfo(
+            arn=arn,
+            name=row.name,
+            input=orjson.loads(row.input),
+            start_time=row.start_date.timestamp(),
+            role_arn=row.role_arn,
+            state_machine_arn=row.state_machine_arn,
+            state_machine_name=row.state_machine_arn.rsplit(":", 1)[-1],
+            redrive_count=row.redrive_count,
+            revision_id=row.revision_id,
+        )
+        self._remember(self._executions, arn, info)
+        return info
+
+    async def process_in_transaction(self, hop: Hop) -> tuple[Step | None, list[int]]:
         """Apply one hop inside a store transaction; return what to publish after commit."""
         async with self.store.transaction() as tx:
             await self._forget_published(tx)
@@ -474,6 +634,8 @@ class Engine:
             if not hop.branch and hop.seq // GENERATION != record.redrive_count:
                 log.info("hop %s from before redrive %d dropped", hop.state, record.redrive_count)
                 return None, []
+            if not durable:
+                self._remember(self._express_running, hop.execution_arn, asyncio.get_running_loop().time())
             if hop.branch and await self._branch_cancelled(tx, hop):
                 return None, []
             machine = await self._machine(tx, hop.execution_arn, record.revision_id)
@@ -689,6 +851,8 @@ class Engine:
             child_result = None
             if target.name == START_EXECUTION:
                 child_result = await self._start_child(tx, step, d, target, token)
+            elif target.kind != "activity":  # a task message goes to a service queue
+                await self._check_task_queue(d.resource, target)
         except StatesError as err:
             ctx = build_context(info, state.name, step.now, sum(retries), token)
             outcome = interpreter.complete(sub, state.name, data, ctx, variables, error=err, retries=retries)
@@ -750,7 +914,7 @@ class Engine:
         deadline: float | None,
     ) -> None:
         hop = step.hop
-        queue = Topology.task_queue(BUILTIN_SERVICE if target.kind == "builtin" else target.name)
+        queue = self._task_queue(target)
         telemetry.metrics.task_scheduled(target.name)
         step.send(
             queue,
@@ -976,6 +1140,73 @@ class Engine:
             )
         await self._apply(tx, step, info, sub, state, data, variables, retries, outcome, None)
 
+    @staticmethod
+    def _task_queue(target: Target) -> str:
+        """The logical queue a task message for ``target`` goes to."""
+        return Topology.task_queue(BUILTIN_SERVICE if target.kind == "builtin" else target.name)
+
+    async def _check_task_queue(self, resource: str, target: Target) -> None:
+        """Fail a Task whose service queue was never declared, instead of waiting forever.
+
+        Services declare their own queues when they attach (services/worker.py, the built-in
+        integrations in every worker); the engine never does. So a missing queue means no
+        service for this resource ever ran: the Task fails with ``States.Runtime`` through the
+        interpreter, like an unmapped resource in embedded mode (terminal, as every
+        States.Runtime: Retry and Catch do not apply). A queue that exists with no consumer
+        is a service that is down for now: the task waits there, durably. Positive answers
+        are remembered per engine; negative ones are asked again every time (one round trip).
+        """
+        queue = self._task_queue(target)
+        if queue in self._queues:
+            return
+        if await self.transport.queue_exists(queue):
+            self._queues.add(queue)
+            return
+        raise StatesError(StatesNames.RUNTIME, self._missing_queue_cause(resource, target, queue))
+
+    def _missing_queue_cause(
+        self, resource: str, target: Target, queue: str, *, deleted: bool = False
+    ) -> str:
+        name = self.transport.topology.queue_name(queue)
+        if target.kind == "builtin":
+            return (
+                f"The queue '{name}' of the built-in integrations does not exist, so nothing can run "
+                f"the resource '{resource}': the built-in integrations run in every 'statehop worker' "
+                "and 'statehop serve' process, which declare that queue when they start. Start one "
+                "with the same queue prefix."
+            )
+        if deleted:
+            what = f"The queue '{name}' of service '{target.name}' was deleted after the engine found it"
+        else:
+            what = (
+                f"No service has ever attached to the queue '{name}' (resource '{resource}', "
+                f"service '{target.name}')"
+            )
+        return (
+            f"{what}, so the task cannot be delivered. Start a service that consumes '{name}' (it "
+            "declares the queue when it attaches: services/worker.py, or any AMQP client following "
+            "docs/task-contract.md), or map the resource to an existing service in the resource map "
+            "(STATEHOP_RESOURCE_MAP or STATEHOP_RESOURCE_MAP_FILE)."
+        )
+
+    async def _task_unroutable(self, out: Outgoing) -> None:
+        """A task message found no queue after all: its queue was deleted after
+        :meth:`_check_task_queue` found it (or before the outbox relay republished it). Answer
+        the task with a ``States.Runtime`` failure, as for a queue that never existed, so the
+        execution ends instead of waiting and the outbox is not blocked by a message that can
+        never be routed."""
+        self._queues.discard(out.target)
+        headers = out.message.headers
+        token = str(headers.get(taskwire.H_TOKEN) or out.message.correlation_id or "")
+        resource = str(headers.get(taskwire.H_RESOURCE, ""))  # built-ins: the resource; else the service
+        kind = "builtin" if out.target == Topology.task_queue(BUILTIN_SERVICE) else "service"
+        cause = self._missing_queue_cause(resource, Target(kind, resource), out.target, deleted=True)
+        log.warning("task message for %s is unroutable; failing task %s: %s", out.target, token[:12], cause)
+        reply = taskwire.reply_message(
+            token, taskwire.FAILURE, error=StatesNames.RUNTIME, cause=cause, persistent=out.message.persistent
+        )
+        await self.transport.publish(Topology.REPLIES, reply)
+
     # ------------------------------------------------------------------ Parallel and Map
 
     async def _fork(
@@ -1083,7 +1314,10 @@ class Engine:
         next transaction of this worker (no extra round trip per hop); if the worker dies
         first, the relay republishes them and the hop ids make that harmless."""
         await self._publish(step.outgoing)
-        self._published.extend(rows)
+        if self._committer is not None:
+            self._committer.published(rows)
+        else:
+            self._published.extend(rows)
         if step.finished is not None:
             telemetry.execution_ended(step.hop, *step.finished)
             self._notify(step.hop.execution_arn)
@@ -1096,10 +1330,13 @@ class Engine:
             elif out.destination == TO_EVENT:
                 await self.transport.publish_event(out.target, out.message)
             else:
-                if out.target not in self._queues and out.target != Topology.HOPS:
-                    await self.transport.ensure_queue(out.target)
-                    self._queues.add(out.target)
-                await self.transport.publish(out.target, out.message)
+                # Task queues are declared by their services, never here: see _check_task_queue
+                try:
+                    await self.transport.publish(out.target, out.message)
+                except UnroutableError:
+                    if not out.target.startswith(Topology.task_queue("")):
+                        raise
+                    await self._task_unroutable(out)
 
     async def _forget_published(self, tx: Any) -> None:
         """Delete the outbox rows this worker has already published (piggybacked on ``tx``)."""
@@ -1114,6 +1351,8 @@ class Engine:
         (PostgreSQL) while they are published and deleted, so two relays never share them.
         """
         cutoff = datetime.now(UTC) - timedelta(seconds=orphan_age)
+        if self._committer is not None:
+            await self._committer.flush_published()
         async with self.store.transaction() as tx:
             await self._forget_published(tx)
             rows = await tx.pending_outbox(limit, older_than=cutoff)

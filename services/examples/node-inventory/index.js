@@ -6,7 +6,9 @@
 //
 // Task:   consume <prefix>.tasks.reserve-inventory (bound to the direct exchange <prefix>.hops
 //         with routing key tasks.reserve-inventory); body = {"orderId", "sku", "qty"}.
-//         (docs/task-contract.md; queue arguments in docs/wire-format.md)
+//         The service declares its queue (the engine never does: until some service declared
+//         it, a Task for it fails at once with States.Runtime; once it exists, tasks wait in
+//         it while the service is down). (docs/task-contract.md; arguments in docs/wire-format.md)
 // Reply:  publish to exchange <prefix>.hops, routing key = the task's reply_to ("replies"),
 //         correlation_id = token, headers x-sh-token = token and x-sh-reply = success | failure
 //         | heartbeat; body = the result, or {"error", "cause"}. Ack the task after the reply
@@ -24,15 +26,21 @@ const SHUTDOWN_MS = Number(process.env.STATEHOP_SHUTDOWN_TIMEOUT || 30) * 1000;
 
 const EXCHANGE = `${PREFIX}.hops`;
 const QUEUE = `${PREFIX}.tasks.${TASK}`;
-// The arguments StateHop declares its work queues with (docs/wire-format.md, quorum queues);
-// used only when the queue does not exist yet: RabbitMQ refuses a declaration that differs.
+// The arguments of every StateHop work queue (docs/wire-format.md; runtime/transport/base.py
+// Topology.queue_arguments), for STATEHOP_QUEUE_TYPE quorum (the default) or classic. Used only
+// when the queue does not exist yet: RabbitMQ refuses a declaration whose arguments differ.
+const QUEUE_TYPE = process.env.STATEHOP_QUEUE_TYPE || 'quorum';
 const QUEUE_ARGS = {
-  'x-queue-type': 'quorum',
+  'x-queue-type': QUEUE_TYPE,
   'x-dead-letter-exchange': `${PREFIX}.dlx`,
   'x-dead-letter-routing-key': 'dead',
-  'x-delivery-limit': Number(process.env.STATEHOP_DELIVERY_LIMIT || 10),
-  'x-dead-letter-strategy': 'at-least-once',
-  'x-overflow': 'reject-publish',
+  ...(QUEUE_TYPE === 'quorum'
+    ? {
+        'x-delivery-limit': Number(process.env.STATEHOP_DELIVERY_LIMIT || 10),
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+      }
+    : {}),
 };
 
 const log = (...args) => console.log(new Date().toISOString(), 'node-inventory:', ...args);
@@ -53,8 +61,9 @@ async function reserveInventory(payload) {
 }
 
 async function declareQueue(connection) {
-  // Use the queue as StateHop declared it; declare it ourselves only when it is missing
-  // (a passive check that fails closes its channel, hence the throwaway channel).
+  // Declare our queue unless it exists already (an earlier run, another replica, or a Python
+  // replica of the same task declared it); a passive check that fails closes its channel,
+  // hence the throwaway channel.
   const probe = await connection.createChannel();
   probe.on('error', () => {});
   try {
