@@ -136,6 +136,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED
 
 
+def _run_loop(main: Any) -> Any:
+    """Run a role on uvloop where it is installed (less CPU per hop), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def _role(name: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         from pydantic import ValidationError
@@ -163,7 +173,7 @@ def _role(name: str) -> Any:
             from runtime.roles import run_api as role
         else:
             from runtime.roles import run_serve as role
-        return int(asyncio.run(role(settings)))
+        return int(_run_loop(role(settings)))
 
     return run
 

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     queue_prefix: str = "statehop"
     queue_type: Literal["quorum", "classic"] = "quorum"
     prefetch: int = Field(64, ge=1, le=10_000)
+    db_pool_size: int = Field(
+        10, ge=1, le=500, description="store connections per process (the hop-commit pool adds half)"
+    )
+    fast_path: bool = Field(
+        True, description="PostgreSQL: commit quick STANDARD hops as one grouped statement each"
+    )
+    express_max_seconds: float = Field(
+        300.0, gt=0, description="an EXPRESS execution times out after this long (AWS: 300)"
+    )
     region: str = "us-east-1"
     account: str = "123456789012"
     token_secret: str = Field(

@@ -48,7 +48,12 @@ async def components(
     settings: Settings, *, in_process_timers: bool | None = None
 ) -> AsyncIterator[Components]:
     """Open store and transport, migrate the schema, and build the engine (not yet consuming)."""
-    store = Store(settings.database_url, region=settings.region, account=settings.account)
+    store = Store(
+        settings.database_url,
+        region=settings.region,
+        account=settings.account,
+        pool_size=settings.db_pool_size,
+    )
     try:
         await store.migrate()
         transport = create_transport(settings.amqp_url, topology(settings))
@@ -70,6 +75,8 @@ async def components(
                 token_secret=settings.token_secret,
                 region=settings.region,
                 prefetch=settings.prefetch,
+                fast_path=settings.fast_path,
+                express_max_seconds=settings.express_max_seconds,
             )
             try:
                 yield Components(settings, store, transport, timers, engine)

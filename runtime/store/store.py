@@ -27,6 +27,7 @@ from runtime.store.engine import (
     normalize_url,
 )
 from runtime.store.errors import TransientStoreError
+from runtime.store.hopcommit import HopCommitter, asyncpg_dsn
 from runtime.store.migrations import current_revision_async, head_revision, upgrade_async
 from runtime.store.tx import Transaction
 
@@ -78,6 +79,8 @@ class Store:
         # SQLite has one writer at a time anyway; queueing writers here is cheaper than letting
         # them spin in SQLite's busy handler (other processes still meet the busy timeout).
         self._sqlite_writer = asyncio.Lock() if self.backend == "sqlite" else None
+        self._pool_size = pool_size
+        self._committer: HopCommitter | None = None
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -124,7 +127,21 @@ class Store:
     async def is_up_to_date(self) -> bool:
         return await self.schema_revision() == head_revision()
 
+    async def hop_committer(self) -> HopCommitter | None:
+        """The one-statement hop commit of PostgreSQL (opened on first use); None on SQLite,
+        where hops take the transactional path."""
+        if self.backend != "postgresql":
+            return None
+        if self._committer is None:
+            committer = HopCommitter(asyncpg_dsn(self.url), pool_size=max(2, self._pool_size // 2))
+            await committer.open()
+            self._committer = committer
+        return self._committer
+
     async def close(self) -> None:
+        if self._committer is not None:
+            committer, self._committer = self._committer, None
+            await committer.close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Store:

@@ -555,7 +555,9 @@ async def test_store_at_its_connection_limit_is_retried_not_fatal() -> None:
     try:
         await owner.migrate()
         async with server.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 1')
+            # 2: the worker's hop-commit pool keeps one connection open (runtime/store/hopcommit.py);
+            # the other is the one the blocker below takes from the worker's SQLAlchemy pool
+            await conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 2')
         async with owner.engine.connect() as conn:
             for grant in ("USAGE ON SCHEMA public", "ALL ON ALL TABLES IN SCHEMA public"):
                 await conn.exec_driver_sql(f'GRANT {grant} TO "{role}"')
@@ -575,7 +577,7 @@ async def test_store_at_its_connection_limit_is_retried_not_fatal() -> None:
         await limited.engine.dispose()  # no pooled connection left: the next hop must connect
         blocker = await asyncpg.connect(
             user=role, host=limited_url.host, port=limited_url.port or 5432, database=limited_url.database
-        )  # the role's only connection: the worker's connects now fail with SQLSTATE 53300
+        )  # the role's last free connection: the worker's connects now fail with SQLSTATE 53300
         starter = Engine(owner, transport, MemoryTimers(transport, Clock()))  # publishes only
         execution = await starter.start_execution(str(machine.arn), {"n": 1}, "refused")
         await asyncio.sleep(2.0)  # the worker meets "too many connections" meanwhile
