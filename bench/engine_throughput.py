@@ -618,6 +618,16 @@ async def run_engine(
             await transport.delete_topology()
         with contextlib.suppress(Exception):
             await transport.close()
+        # The rows share one scratch database: end this run's executions and drop its outbox
+        # rows, or the next row's workers would relay them (outbox rows name the logical queue,
+        # not the prefix) and go on running this run's executions beside their own.
+        with contextlib.suppress(Exception):
+            async with store.transaction() as tx:
+                await tx.connection.exec_driver_sql(
+                    "UPDATE executions SET status = 'ABORTED' WHERE name LIKE $1 AND status = 'RUNNING'",
+                    (f"{prefix}-%",),
+                )
+                await tx.connection.exec_driver_sql("DELETE FROM outbox")
     return out
 
 

@@ -132,7 +132,10 @@ def asyncpg_dsn(url: URL) -> str:
 class HopCommitter:
     """Group commit of fast-path hops on a small asyncpg pool of its own."""
 
-    def __init__(self, dsn: str, *, pool_size: int = 4, max_batch: int = 64, in_flight: int = 2) -> None:
+    def __init__(self, dsn: str, *, pool_size: int = 4, max_batch: int = 64, in_flight: int = 1) -> None:
+        """``in_flight``: batches committing at once. One is best measured (bench/README.md):
+        the hops arriving while a batch commits form the next, larger batch; the first hop of
+        an idle worker still goes at once."""
         self._dsn = dsn
         self._pool_size = pool_size
         self._max_batch = max_batch
