@@ -103,20 +103,23 @@ def pass_plain(n: int) -> dict[str, Any]:
 
 def pass_paths(n: int) -> dict[str, Any]:
     # Input {"payload": P}; output {"payload": Parameters(P)}: the shape is stable along the chain.
-    return _chain(n, lambda _i: {
-        "Type": "Pass",
-        "InputPath": "$.payload",
-        "Parameters": {
-            "order.$": "$.order",
-            "customer.$": "$.order.customer.id",
-            "firstSku.$": "$.order.lines[0].sku",
-            "execution.$": "$$.Execution.Id",
-            "source": "bench",
-            "meta": {"schema": "order/v1", "tags": ["bench", "pure"]},  # a constant sub-template
+    return _chain(
+        n,
+        lambda _i: {
+            "Type": "Pass",
+            "InputPath": "$.payload",
+            "Parameters": {
+                "order.$": "$.order",
+                "customer.$": "$.order.customer.id",
+                "firstSku.$": "$.order.lines[0].sku",
+                "execution.$": "$$.Execution.Id",
+                "source": "bench",
+                "meta": {"schema": "order/v1", "tags": ["bench", "pure"]},  # a constant sub-template
+            },
+            "ResultPath": "$.wrapped.payload",
+            "OutputPath": "$.wrapped",
         },
-        "ResultPath": "$.wrapped.payload",
-        "OutputPath": "$.wrapped",
-    })
+    )
 
 
 def choice_loop(limit: int) -> dict[str, Any]:
@@ -139,16 +142,22 @@ def choice_loop(limit: int) -> dict[str, Any]:
 
 
 def task_chain(n: int) -> dict[str, Any]:
-    return _chain(n, lambda i: {
-        "Type": "Task",
-        "Resource": f"arn:aws:lambda:eu-west-1:123456789012:function:step-{i}",
-        "InputPath": "$.payload",
-        "Parameters": {"orderId.$": "$.order.id", "customer.$": "$.order.customer",
-                       "options": {"mode": "sync", "retries": [1, 2]}},
-        "ResultSelector": {"status.$": "$.status", "reference.$": "$.reference"},
-        "ResultPath": "$.payload.result",
-        "TimeoutSeconds": 30,
-    })
+    return _chain(
+        n,
+        lambda i: {
+            "Type": "Task",
+            "Resource": f"arn:aws:lambda:eu-west-1:123456789012:function:step-{i}",
+            "InputPath": "$.payload",
+            "Parameters": {
+                "orderId.$": "$.order.id",
+                "customer.$": "$.order.customer",
+                "options": {"mode": "sync", "retries": [1, 2]},
+            },
+            "ResultSelector": {"status.$": "$.status", "reference.$": "$.reference"},
+            "ResultPath": "$.payload.result",
+            "TimeoutSeconds": 30,
+        },
+    )
 
 
 SERVICE_RESULT = {"status": "ok", "reference": "ref-0001", "latencyMs": 12, "debug": {"host": "svc-1"}}
@@ -291,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=4.0, help="total measured seconds (all scenarios)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per scenario; the best is shown")
-    parser.add_argument("--states", type=int, default=50,
-                        help="states per chain (and the Choice loop's limit)")
+    parser.add_argument(
+        "--states", type=int, default=50, help="states per chain (and the Choice loop's limit)"
+    )
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
 
@@ -300,16 +310,22 @@ def main(argv: list[str] | None = None) -> int:
     if not scenarios:
         parser.error(f"no scenario matches {args.only}")
     seconds = args.duration / (len(scenarios) * args.repeats)
-    print(f"pure interpreter, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{args.states} states per chain, best of {args.repeats} x {seconds:.2f} s")
-    print(f"{'scenario':<12} {'transitions/s':>14} {'µs/transition':>14} {'median/s':>10} "
-          f"{'CPU µs/tr':>10} {'parses':>7}  what")
+    print(
+        f"pure interpreter, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{args.states} states per chain, best of {args.repeats} x {seconds:.2f} s"
+    )
+    print(
+        f"{'scenario':<12} {'transitions/s':>14} {'µs/transition':>14} {'median/s':>10} "
+        f"{'CPU µs/tr':>10} {'parses':>7}  what"
+    )
     failed = False
     for scenario in scenarios:
         r = measure(scenario, args.states, seconds, args.repeats)
         median = sorted(r.rates)[len(r.rates) // 2]
-        print(f"{scenario.name:<12} {r.best:>14,.0f} {1e6 / r.best:>14.1f} {median:>10,.0f} "
-              f"{1e6 / r.best_cpu:>10.1f} {r.parses:>7}  {scenario.what}")
+        print(
+            f"{scenario.name:<12} {r.best:>14,.0f} {1e6 / r.best:>14.1f} {median:>10,.0f} "
+            f"{1e6 / r.best_cpu:>10.1f} {r.parses:>7}  {scenario.what}"
+        )
         failed = failed or r.parses != 0
     verdict = "SOME: a path is parsed per transition!" if failed else "none (all compiled by parse_machine)"
     print(f"jsonpath-ng parses during the measured loops: {verdict}")

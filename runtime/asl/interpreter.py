@@ -83,8 +83,14 @@ def _apply_output_path(state: State, data: Any, context: Any, variables: Variabl
     return _select(state.output_path, data, context, variables)
 
 
-def _assign(template: Any, jsonata: bool, value: Any, context: Any, variables: Variables,
-            states: Mapping[str, Any] | None = None) -> Variables:
+def _assign(
+    template: Any,
+    jsonata: bool,
+    value: Any,
+    context: Any,
+    variables: Variables,
+    states: Mapping[str, Any] | None = None,
+) -> Variables:
     """Evaluate an Assign block against the *old* variables; return the new scope."""
     if template is None:
         return variables
@@ -174,14 +180,23 @@ def error_matches(names: tuple[str, ...], error: str) -> bool:
             return True
         if name == StatesNames.ALL and error not in StatesNames.NOT_MATCHED_BY_ALL:
             return True
-        if name == StatesNames.TASK_FAILED and error not in StatesNames.NOT_MATCHED_BY_ALL \
-                and error != StatesNames.TIMEOUT:
+        if (
+            name == StatesNames.TASK_FAILED
+            and error not in StatesNames.NOT_MATCHED_BY_ALL
+            and error != StatesNames.TIMEOUT
+        ):
             return True
     return False
 
 
-def retry_delay(interval: float, backoff: float, attempt: int, max_delay: float | None,
-                jitter_full: bool, rand: Callable[[], float]) -> float:
+def retry_delay(
+    interval: float,
+    backoff: float,
+    attempt: int,
+    max_delay: float | None,
+    jitter_full: bool,
+    rand: Callable[[], float],
+) -> float:
     """Seconds before retry number ``attempt + 1`` (attempt counts from 0)."""
     delay = interval * math.pow(backoff, attempt)
     if max_delay is not None:
@@ -191,8 +206,15 @@ def retry_delay(interval: float, backoff: float, attempt: int, max_delay: float 
     return delay
 
 
-def _handle_error(state: State, data: Any, context: Any, variables: Variables, err: StatesError,
-                  retries: tuple[int, ...], rand: Callable[[], float]) -> Outcome:
+def _handle_error(
+    state: State,
+    data: Any,
+    context: Any,
+    variables: Variables,
+    err: StatesError,
+    retries: tuple[int, ...],
+    rand: Callable[[], float],
+) -> Outcome:
     if err.error == StatesNames.RUNTIME or not isinstance(state, ResultState):
         return Fail(err.error, err.cause, variables)
     for i, retrier in enumerate(state.retry):
@@ -200,9 +222,15 @@ def _handle_error(state: State, data: Any, context: Any, variables: Variables, e
             counts = retries + (0,) * (len(state.retry) - len(retries))
             used = counts[i]
             if used < retrier.max_attempts:
-                delay = retry_delay(retrier.interval_seconds, retrier.backoff_rate, used,
-                                    retrier.max_delay_seconds, retrier.jitter_full, rand)
-                new_counts = (*counts[:i], used + 1, *counts[i + 1:])
+                delay = retry_delay(
+                    retrier.interval_seconds,
+                    retrier.backoff_rate,
+                    used,
+                    retrier.max_delay_seconds,
+                    retrier.jitter_full,
+                    rand,
+                )
+                new_counts = (*counts[:i], used + 1, *counts[i + 1 :])
                 return Retry(state.name, data, delay, new_counts, err.error, err.cause, variables)
             break  # the matching retrier is spent: fall through to Catch
     for catcher in state.catch:
@@ -211,8 +239,9 @@ def _handle_error(state: State, data: Any, context: Any, variables: Variables, e
     return Fail(err.error, err.cause, variables)
 
 
-def _catch(state: State, catcher: Catcher, data: Any, context: Any, variables: Variables,
-           err: StatesError) -> Outcome:
+def _catch(
+    state: State, catcher: Catcher, data: Any, context: Any, variables: Variables, err: StatesError
+) -> Outcome:
     error_output = err.to_output()
     try:
         if state.jsonata:
@@ -279,8 +308,9 @@ def _enter_task(state: TaskState, data: Any, context: Any, variables: Variables)
     timeout = _seconds(state.timeout_seconds, "TimeoutSeconds", basis, context, variables)
     heartbeat = _seconds(state.heartbeat_seconds, "HeartbeatSeconds", basis, context, variables)
     if (timeout is not None and timeout < 1) or (heartbeat is not None and heartbeat < 1):
-        raise StatesError(StatesNames.RUNTIME,
-                          "TimeoutSeconds and HeartbeatSeconds must be positive integers")
+        raise StatesError(
+            StatesNames.RUNTIME, "TimeoutSeconds and HeartbeatSeconds must be positive integers"
+        )
     if timeout is not None and heartbeat is not None and heartbeat >= timeout:
         raise StatesError(StatesNames.RUNTIME, "HeartbeatSeconds must be smaller than TimeoutSeconds")
     credentials = state.credentials
@@ -325,8 +355,9 @@ def _enter_choice(state: ChoiceState, data: Any, context: Any, variables: Variab
 def _enter_wait(state: WaitState, data: Any, context: Any, variables: Variables, now: float) -> Outcome:
     basis = data if state.jsonata else _effective_input(state, data, context, variables)
     if state.seconds is not None:
-        until = now + _number(_dynamic(state.seconds, "Seconds", basis, context, variables),
-                              "Seconds", integer=True)
+        until = now + _number(
+            _dynamic(state.seconds, "Seconds", basis, context, variables), "Seconds", integer=True
+        )
     elif state.seconds_path is not None:
         seconds = _select(state.seconds_path, basis, context, variables)
         until = now + _number(seconds, "SecondsPath", integer=True)
@@ -337,8 +368,10 @@ def _enter_wait(state: WaitState, data: Any, context: Any, variables: Variables,
         assert state.timestamp_path is not None
         until = parse_timestamp(_select(state.timestamp_path, basis, context, variables), "TimestampPath")
     if until - now > MAX_WAIT_SECONDS:
-        raise StatesError(StatesNames.RUNTIME, f"The Wait state would wait {until - now:.0f} seconds; "
-                                               f"the maximum is {MAX_WAIT_SECONDS}")
+        raise StatesError(
+            StatesNames.RUNTIME,
+            f"The Wait state would wait {until - now:.0f} seconds; the maximum is {MAX_WAIT_SECONDS}",
+        )
     if state.jsonata:
         states = _jsonata_states(data, context)
         new_vars = _assign(state.assign, True, None, context, variables, states)
@@ -365,15 +398,19 @@ def _enter_fail(state: FailState, data: Any, context: Any, variables: Variables)
             else:
                 got = path.evaluate(lambda p: p.resolve(data, context, variables))
             if not isinstance(got, str):
-                raise StatesError(StatesNames.RUNTIME,
-                                  f"The {field} field must resolve to a string, got {dumps_compact(got)}")
+                raise StatesError(
+                    StatesNames.RUNTIME,
+                    f"The {field} field must resolve to a string, got {dumps_compact(got)}",
+                )
             return got
         got = _dynamic(static, field, data, context, variables)
         return "" if got is None else str(got)
 
-    return Fail(value(state.error, state.error_path, "ErrorPath" if state.error_path else "Error"),
-                value(state.cause, state.cause_path, "CausePath" if state.cause_path else "Cause"),
-                variables)
+    return Fail(
+        value(state.error, state.error_path, "ErrorPath" if state.error_path else "Error"),
+        value(state.cause, state.cause_path, "CausePath" if state.cause_path else "Cause"),
+        variables,
+    )
 
 
 def _enter_parallel(state: ParallelState, data: Any, context: Any, variables: Variables) -> Outcome:
@@ -381,8 +418,9 @@ def _enter_parallel(state: ParallelState, data: Any, context: Any, variables: Va
     return Fork(state.name, "parallel", [payload] * len(state.branches), 0, variables=variables)
 
 
-def _optional_number(value: Any, field: str, basis: Any, context: Any, variables: Variables,
-                     integer: bool) -> float | None:
+def _optional_number(
+    value: Any, field: str, basis: Any, context: Any, variables: Variables, integer: bool
+) -> float | None:
     if value is None:
         return None
     return _number(_dynamic(value, field, basis, context, variables), field, integer=integer)
@@ -392,12 +430,18 @@ def map_items(state: MapState, data: Any, context: Any, variables: Variables) ->
     """The effective input and the list of items a Map iterates over."""
     if state.jsonata:
         effective = data
-        items = state.items.render(_jsonata_states(data, context), variables) \
-            if hasattr(state.items, "render") else (state.items if state.items is not None else data)
+        items = (
+            state.items.render(_jsonata_states(data, context), variables)
+            if hasattr(state.items, "render")
+            else (state.items if state.items is not None else data)
+        )
     else:
         effective = _effective_input(state, data, context, variables)
-        items = effective if state.items_path is None \
+        items = (
+            effective
+            if state.items_path is None
             else _select(state.items_path, effective, context, variables)
+        )
     if not isinstance(items, list):
         items_path = state.items_path.text if state.items_path else "$"
         where = "Items" if state.jsonata else f"ItemsPath '{items_path}'"
@@ -408,8 +452,9 @@ def map_items(state: MapState, data: Any, context: Any, variables: Variables) ->
     return effective, items
 
 
-def _batches(state: MapState, inputs: list[Any], effective: Any, context: Any,
-             variables: Variables) -> list[Any]:
+def _batches(
+    state: MapState, inputs: list[Any], effective: Any, context: Any, variables: Variables
+) -> list[Any]:
     batcher = state.batcher
     if not batcher:
         return inputs
@@ -450,20 +495,31 @@ def _enter_map(state: MapState, data: Any, context: Any, variables: Variables) -
     effective, items = map_items(state, data, context, variables)
     inputs = map_item_inputs(state, effective, items, context, variables)
     inputs = _batches(state, inputs, effective, context, variables)
-    concurrency = _optional_number(state.max_concurrency, "MaxConcurrency",
-                                   effective, context, variables, True)
-    tolerated_count = _optional_number(state.tolerated_failure_count, "ToleratedFailureCount",
-                                       effective, context, variables, True)
-    tolerated_pct = _optional_number(state.tolerated_failure_percentage, "ToleratedFailurePercentage",
-                                     effective, context, variables, False)
+    concurrency = _optional_number(
+        state.max_concurrency, "MaxConcurrency", effective, context, variables, True
+    )
+    tolerated_count = _optional_number(
+        state.tolerated_failure_count, "ToleratedFailureCount", effective, context, variables, True
+    )
+    tolerated_pct = _optional_number(
+        state.tolerated_failure_percentage, "ToleratedFailurePercentage", effective, context, variables, False
+    )
     if tolerated_pct is not None and tolerated_pct > 100:
         raise StatesError(StatesNames.RUNTIME, "ToleratedFailurePercentage must be between 0 and 100")
-    return Fork(state.name, "map", inputs, int(concurrency or 0),
-                None if tolerated_count is None else int(tolerated_count), tolerated_pct, variables)
+    return Fork(
+        state.name,
+        "map",
+        inputs,
+        int(concurrency or 0),
+        None if tolerated_count is None else int(tolerated_count),
+        tolerated_pct,
+        variables,
+    )
 
 
-def map_item_inputs(state: MapState, effective: Any, items: list[Any], context: Any,
-                    variables: Variables) -> list[Any]:
+def map_item_inputs(
+    state: MapState, effective: Any, items: list[Any], context: Any, variables: Variables
+) -> list[Any]:
     """Each item's input: ItemSelector (or legacy Parameters) with $$.Map.Item, else the item."""
     selector = state.item_selector
     if selector is None:
@@ -493,9 +549,17 @@ _ENTER: dict[type, Callable[..., Outcome]] = {
 # ---------------------------------------------------------------- public API
 
 
-def enter(machine: Machine, name: str, data: Any, context: Any = None, variables: Variables | None = None,
-          *, now: float = 0.0, retries: tuple[int, ...] = (),
-          rand: Callable[[], float] = random.random) -> Outcome:
+def enter(
+    machine: Machine,
+    name: str,
+    data: Any,
+    context: Any = None,
+    variables: Variables | None = None,
+    *,
+    now: float = 0.0,
+    retries: tuple[int, ...] = (),
+    rand: Callable[[], float] = random.random,
+) -> Outcome:
     """Enter state ``name`` of ``machine`` with ``data`` as its raw input."""
     state = machine.states[name]
     variables = variables if variables is not None else {}
@@ -507,9 +571,18 @@ def enter(machine: Machine, name: str, data: Any, context: Any = None, variables
         return _handle_error(state, data, context, variables, err, retries, rand)
 
 
-def complete(machine: Machine, name: str, data: Any, context: Any = None, variables: Variables | None = None,
-             *, result: Any = _NOTHING, error: StatesError | None = None, retries: tuple[int, ...] = (),
-             rand: Callable[[], float] = random.random) -> Outcome:
+def complete(
+    machine: Machine,
+    name: str,
+    data: Any,
+    context: Any = None,
+    variables: Variables | None = None,
+    *,
+    result: Any = _NOTHING,
+    error: StatesError | None = None,
+    retries: tuple[int, ...] = (),
+    rand: Callable[[], float] = random.random,
+) -> Outcome:
     """Finish a Task/Parallel/Map state with its ``result`` (or ``error``)."""
     state = machine.states[name]
     variables = variables if variables is not None else {}
@@ -535,5 +608,7 @@ def tolerance_exceeded(failed: int, total: int, count: int | None, percentage: f
 
 
 def exceeded_error() -> StatesError:
-    return StatesError(StatesNames.EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                       "The specified tolerated failure threshold was exceeded")
+    return StatesError(
+        StatesNames.EXCEED_TOLERATED_FAILURE_THRESHOLD,
+        "The specified tolerated failure threshold was exceeded",
+    )

@@ -54,17 +54,29 @@ TIMEOUT_SECONDS: float = 5.0
 #: ``$range`` refuses to build more elements than AWS does (360,145 pass, one more fails).
 RANGE_LIMIT: Final = 360_145
 #: The algorithms AWS's ``$hash`` accepts, case-sensitive.
-HASH_ALGORITHMS: Final = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
-                          "SHA-512": "sha512"}
+HASH_ALGORITHMS: Final = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
 
 _NULL: Final = Utils.NULL_VALUE  # JSONata's JSON null; Python None means "undefined"
 _JList: Final = Utils.JList  # the library's arrays (a list subclass carrying flags)
-_DEPTH_MESSAGE: Final = ("Stack overflow error: Check for non-terminating recursive function. "
-                         "Consider rewriting as tail-recursive")
+_DEPTH_MESSAGE: Final = (
+    "Stack overflow error: Check for non-terminating recursive function. Consider rewriting as tail-recursive"
+)
 _TIMEOUT_MESSAGE: Final = "Expression evaluation timeout: Check for infinite loop"
 _MEMORY_MESSAGE: Final = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
-_ARRAY_TYPES: Final = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects",
-                       "s": "strings"}
+_ARRAY_TYPES: Final = {
+    "a": "arrays",
+    "b": "booleans",
+    "f": "functions",
+    "n": "numbers",
+    "o": "objects",
+    "s": "strings",
+}
 _INT64: Final = 1 << 63
 _PLACEHOLDER: Final = re.compile(r"\{\{\{(\w+)\}\}\}|\{\{(\w+)\}\}")
 
@@ -115,8 +127,9 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
-    def evaluate(self, states: Mapping[str, Any], variables: Mapping[str, Any], *,
-                 field: str | None = None) -> Any:
+    def evaluate(
+        self, states: Mapping[str, Any], variables: Mapping[str, Any], *, field: str | None = None
+    ) -> Any:
         """The JSON value of the expression; ``StatesError`` (States.QueryEvaluationError) if it
         throws, is undefined or is not JSON. ``field`` (e.g. ``"TimeoutSeconds"``) names the
         field in the cause, as AWS does."""
@@ -151,8 +164,21 @@ def compile_expression(text: str) -> Expression:
 
 _RESERVED: Final = frozenset({"states", "", "$"})
 # A Symbol with only these attributes set is a bare variable or a bare field-name step.
-_PLAIN_ATTRS: Final = frozenset({"_outer_instance", "id", "value", "type", "bp", "lbp", "position", "level",
-                                 "descending", "_jsonata_lambda", "steps"})
+_PLAIN_ATTRS: Final = frozenset(
+    {
+        "_outer_instance",
+        "id",
+        "value",
+        "type",
+        "bp",
+        "lbp",
+        "position",
+        "level",
+        "descending",
+        "_jsonata_lambda",
+        "steps",
+    }
+)
 
 
 def _simple_path(ast: Any) -> tuple[str, tuple[str, ...]] | None:
@@ -528,7 +554,7 @@ def _partition(args: list[Any]) -> Any:
     if chunk == 0:
         return None
     items = list(array)
-    return [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
 
 
 def _range(args: list[Any]) -> Any:
@@ -555,8 +581,9 @@ def _hash(args: list[Any]) -> Any:
     if not isinstance(algorithm, str):
         raise _signature_error("hash", 2)
     if algorithm not in HASH_ALGORITHMS:
-        raise JException("D3137", -1, f"Hash algorithm '{algorithm}' must be one of "
-                                      "SHA-1, SHA-384, SHA-256, SHA-512, MD5")
+        raise JException(
+            "D3137", -1, f"Hash algorithm '{algorithm}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5"
+        )
     return hashlib.new(HASH_ALGORITHMS[algorithm], data.encode("utf-8")).hexdigest()
 
 
@@ -571,7 +598,7 @@ def _java_random(seed: int) -> float:
         return state >> (48 - bits)
 
     high = next_bits(26)
-    return ((high << 27) + next_bits(27)) * 2.0 ** -53
+    return ((high << 27) + next_bits(27)) * 2.0**-53
 
 
 def _random(args: list[Any]) -> Any:
@@ -615,8 +642,13 @@ def _parse(args: list[Any]) -> Any:
     if not isinstance(text, str):
         raise _signature_error("parse", 1)
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_json_integer,
-                           parse_float=_json_float, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_json_integer,
+            parse_float=_json_float,
+            parse_constant=_reject_constant,
+        )
     except (ValueError, RecursionError):
         raise JException("D3137", -1, "Invalid JSON") from None
     return _NULL if value is None else value
@@ -625,8 +657,14 @@ def _parse(args: list[Any]) -> Any:
 def _make_base() -> Any:
     """The shared frame above every evaluation: AWS's functions, and no ``$eval``."""
     frame = Jsonata.Frame(Jsonata.static_frame)
-    for name, arity, impl in (("partition", 2, _partition), ("range", 3, _range), ("hash", 2, _hash),
-                              ("random", 1, _random), ("uuid", 0, _uuid), ("parse", 1, _parse)):
+    for name, arity, impl in (
+        ("partition", 2, _partition),
+        ("range", 3, _range),
+        ("hash", 2, _hash),
+        ("random", 1, _random),
+        ("uuid", 0, _uuid),
+        ("parse", 1, _parse),
+    ):
         frame.bind(name, _AwsFunction(name, arity, impl))
     frame.bind("eval", None)  # AWS disables $eval: calling it is T1006, as on AWS
     return frame

@@ -300,8 +300,9 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
     kind = raw["Type"]
     kw = _common(name, raw, lang)
     if kind == "Pass":
-        return PassState(**kw, **_result_fields(raw, lang),
-                         result=raw.get("Result"), has_result="Result" in raw)
+        return PassState(
+            **kw, **_result_fields(raw, lang), result=raw.get("Result"), has_result="Result" in raw
+        )
     if kind == "Task":
         credentials = raw.get("Credentials")
         if credentials is not None and not jsonata:
@@ -311,9 +312,11 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
             **_result_fields(raw, lang),
             resource=raw["Resource"],
             timeout_seconds=_dyn(raw.get("TimeoutSeconds"), jsonata, "TimeoutSeconds")
-            if "TimeoutSecondsPath" not in raw else compile_path(raw["TimeoutSecondsPath"]),
+            if "TimeoutSecondsPath" not in raw
+            else compile_path(raw["TimeoutSecondsPath"]),
             heartbeat_seconds=_dyn(raw.get("HeartbeatSeconds"), jsonata, "HeartbeatSeconds")
-            if "HeartbeatSecondsPath" not in raw else compile_path(raw["HeartbeatSecondsPath"]),
+            if "HeartbeatSecondsPath" not in raw
+            else compile_path(raw["HeartbeatSecondsPath"]),
             credentials=credentials,
         )
     if kind == "Choice":
@@ -322,13 +325,20 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
         branches = []
         for rule in raw.get("Choices", ()):
             if jsonata:
-                branches.append(ChoiceBranch(
-                    next=rule["Next"], rule=_jsonata_template(rule["Condition"], "Condition"),
-                    assign=_assign(rule, True),
-                    output=_jsonata_template(rule["Output"], "Output") if "Output" in rule else None))
+                branches.append(
+                    ChoiceBranch(
+                        next=rule["Next"],
+                        rule=_jsonata_template(rule["Condition"], "Condition"),
+                        assign=_assign(rule, True),
+                        output=_jsonata_template(rule["Output"], "Output") if "Output" in rule else None,
+                    )
+                )
             else:
-                branches.append(ChoiceBranch(next=rule["Next"], rule=compile_choice_rule(rule),
-                                             assign=_assign(rule, False)))
+                branches.append(
+                    ChoiceBranch(
+                        next=rule["Next"], rule=compile_choice_rule(rule), assign=_assign(rule, False)
+                    )
+                )
         return ChoiceState(**kw, choices=tuple(branches), default=raw.get("Default"))
     if kind == "Wait":
         return WaitState(
@@ -350,7 +360,8 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
         )
     if kind == "Parallel":
         return ParallelState(
-            **kw, **_result_fields(raw, lang),
+            **kw,
+            **_result_fields(raw, lang),
             branches=tuple(_machine(b, root_lang) for b in raw.get("Branches", ())),
         )
     if kind == "Map":
@@ -372,9 +383,11 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
             distributed=config.get("Mode") == "DISTRIBUTED",
             items_path=compile_path(raw["ItemsPath"]) if "ItemsPath" in raw else None,
             items=_dyn(raw.get("Items"), True, "Items") if jsonata and "Items" in raw else raw.get("Items"),
-            item_selector=None if selector is None else (
-                _jsonata_template(selector, "ItemSelector") if jsonata else PayloadTemplate(selector)),
-            max_concurrency=compile_path(raw["MaxConcurrencyPath"]) if "MaxConcurrencyPath" in raw
+            item_selector=None
+            if selector is None
+            else (_jsonata_template(selector, "ItemSelector") if jsonata else PayloadTemplate(selector)),
+            max_concurrency=compile_path(raw["MaxConcurrencyPath"])
+            if "MaxConcurrencyPath" in raw
             else _dyn(raw.get("MaxConcurrency", 0), jsonata, "MaxConcurrency"),
             tolerated_failure_count=compile_path(raw["ToleratedFailureCountPath"])
             if "ToleratedFailureCountPath" in raw
@@ -389,8 +402,9 @@ def _state(name: str, raw: Mapping[str, Any], root_lang: str) -> State:
             result_writer=raw.get("ResultWriter"),
             label=raw.get("Label"),
         )
-    raise DefinitionError([Problem(f"/States/{name}/Type", "SCHEMA_VALIDATION_FAILED",
-                                   f"unknown state type {kind!r}")])
+    raise DefinitionError(
+        [Problem(f"/States/{name}/Type", "SCHEMA_VALIDATION_FAILED", f"unknown state type {kind!r}")]
+    )
 
 
 def _machine(raw: Mapping[str, Any], root_lang: str) -> Machine:

@@ -174,7 +174,7 @@ def compile_path(text: str) -> CompiledPath:
     else:
         m = _VARIABLE.match(text)
         if m:
-            root, variable, body = "variable", m.group(1), "$" + text[m.end():]
+            root, variable, body = "variable", m.group(1), "$" + text[m.end() :]
     try:
         expr = jp_parse(body)
     # The library raises bare Exception too.

@@ -27,8 +27,10 @@ def _path_field(key: str, path: CompiledPath) -> Render:
         try:
             return path.resolve(data, context, variables)
         except PathNotFound:
-            where = "the input" if path.root == "input" else (
-                "the context object" if path.root == "context" else f"the variable '${path.variable}'"
+            where = (
+                "the input"
+                if path.root == "input"
+                else ("the context object" if path.root == "context" else f"the variable '${path.variable}'")
             )
             shown = data if path.root == "input" else (context if path.root == "context" else None)
             raise StatesError(

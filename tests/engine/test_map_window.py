@@ -11,10 +11,19 @@ WINDOW = 10
 
 
 async def test_ten_thousand_items_never_more_than_ten_in_flight() -> None:
-    definition = {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "MaxConcurrency": WINDOW, "ItemSelector": {"i.$": "$$.Map.Item.Index"},
-        "ItemProcessor": {"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}},
-        "ResultSelector": {"count.$": "States.ArrayLength($)"}, "End": True}}}
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "MaxConcurrency": WINDOW,
+                "ItemSelector": {"i.$": "$$.Map.Item.Index"},
+                "ItemProcessor": {"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}},
+                "ResultSelector": {"count.$": "States.ArrayLength($)"},
+                "End": True,
+            }
+        },
+    }
     async with EmbeddedRuntime() as rt:
         arn = await rt.create_state_machine("window", definition)
         result = await rt.run(arn, list(range(ITEMS)), timeout=600)

@@ -28,4 +28,10 @@ class Scenario:
 def all_scenarios() -> list[Scenario]:
     from tests.scenarios import dataflow, errors, flow, forks, jsonata_lang
 
-    return [*dataflow.SCENARIOS, *flow.SCENARIOS, *errors.SCENARIOS, *forks.SCENARIOS, *jsonata_lang.SCENARIOS]
+    return [
+        *dataflow.SCENARIOS,
+        *flow.SCENARIOS,
+        *errors.SCENARIOS,
+        *forks.SCENARIOS,
+        *jsonata_lang.SCENARIOS,
+    ]

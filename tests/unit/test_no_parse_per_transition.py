@@ -53,9 +53,13 @@ DEFINITION: dict[str, Any] = {
             "Type": "Choice",
             "Choices": [
                 {"Variable": "$.counter", "NumericGreaterThanEqualsPath": "$.limit", "Next": "Done"},
-                {"And": [{"Variable": "$.charge.status", "StringEquals": "ok"},
-                         {"Variable": "$.prepared.id", "IsPresent": True}],
-                 "Next": "Increment"},
+                {
+                    "And": [
+                        {"Variable": "$.charge.status", "StringEquals": "ok"},
+                        {"Variable": "$.prepared.id", "IsPresent": True},
+                    ],
+                    "Next": "Increment",
+                },
             ],
             "Default": "Done",
         },
@@ -126,28 +130,49 @@ FORKS: dict[str, Any] = {
             "Type": "Parallel",
             "Parameters": {"items.$": "$.items", "size.$": "$.size"},
             "Branches": [
-                {"StartAt": "Batches", "States": {"Batches": {
-                    "Type": "Map",
-                    "ItemsPath": "$.items",
-                    "ItemSelector": {"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"},
-                    "ItemBatcher": {"MaxItemsPerBatchPath": "$.size", "BatchInput": {"size.$": "$.size"}},
-                    "ItemProcessor": {
-                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                        "StartAt": "Sum",
-                        "States": {"Sum": {
-                            "Type": "Pass",
-                            "Parameters": {"n.$": "States.ArrayLength($.Items)",
-                                           "size.$": "$.BatchInput.size"},
+                {
+                    "StartAt": "Batches",
+                    "States": {
+                        "Batches": {
+                            "Type": "Map",
+                            "ItemsPath": "$.items",
+                            "ItemSelector": {"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"},
+                            "ItemBatcher": {
+                                "MaxItemsPerBatchPath": "$.size",
+                                "BatchInput": {"size.$": "$.size"},
+                            },
+                            "ItemProcessor": {
+                                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                "StartAt": "Sum",
+                                "States": {
+                                    "Sum": {
+                                        "Type": "Pass",
+                                        "Parameters": {
+                                            "n.$": "States.ArrayLength($.Items)",
+                                            "size.$": "$.BatchInput.size",
+                                        },
+                                        "End": True,
+                                    }
+                                },
+                            },
                             "End": True,
-                        }},
+                        }
                     },
-                    "End": True,
-                }}},
-                {"StartAt": "Boom", "States": {"Boom": {
-                    "Type": "Task", "Resource": "boom",
-                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
-                    "End": True,
-                }, "Caught": {"Type": "Pass", "OutputPath": "$.error.Error", "End": True}}},
+                },
+                {
+                    "StartAt": "Boom",
+                    "States": {
+                        "Boom": {
+                            "Type": "Task",
+                            "Resource": "boom",
+                            "Catch": [
+                                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}
+                            ],
+                            "End": True,
+                        },
+                        "Caught": {"Type": "Pass", "OutputPath": "$.error.Error", "End": True},
+                    },
+                },
             ],
             "ResultSelector": {"batches.$": "$[0]", "caught.$": "$[1]"},
             "End": True,
@@ -165,10 +190,13 @@ def test_map_and_parallel_parse_nothing_per_transition(parses: list[int]) -> Non
     _forget_compiled()
     parses[0] = 0
     result = driver.run({"items": [1, 2, 3, 4, 5], "size": 2})
-    assert result == {"status": "SUCCEEDED", "output": {
-        "batches": [{"n": 2, "size": 2}, {"n": 2, "size": 2}, {"n": 1, "size": 2}],
-        "caught": "ValueError",
-    }}
+    assert result == {
+        "status": "SUCCEEDED",
+        "output": {
+            "batches": [{"n": 2, "size": 2}, {"n": 2, "size": 2}, {"n": 1, "size": 2}],
+            "caught": "ValueError",
+        },
+    }
     assert parses[0] == 0
 
 
