@@ -39,8 +39,8 @@ from runtime.engine.timers import Timers
 from runtime.hop import EXPRESS, STANDARD, Hop, HopDecodeError
 from runtime.store import Store
 from runtime.store.errors import ExecutionNotRedrivable, StoreError, TransientStoreError
-from runtime.store.hopcommit import HopCommitter, HopWrite
-from runtime.store.records import ExecutionStatus, ForkItem, TaskTokenStatus
+from runtime.store.hopcommit import HopCommit, HopWrite
+from runtime.store.records import ExecutionStatus, ForkItem, TaskToken, TaskTokenStatus
 from runtime.transport.base import Delivery, Topology, Transport, TransportError, UnroutableError
 
 log = logging.getLogger("statehop.engine")
@@ -90,21 +90,66 @@ def _json(value: Any) -> str:
 
 
 #: Hop kinds a quick path may take: they need the store only if their state does.
-_QUICK_KINDS = frozenset({"enter", "retry", "resume"})
+_QUICK_KINDS = frozenset({"enter", "retry", "resume", "complete"})
 
 
 class NeedsStore(Exception):
-    """Raised by :data:`_NO_STORE` when interpreting a hop turns out to need the store."""
+    """Raised by :class:`QuickTx` when interpreting a hop turns out to need the store."""
 
 
-class _NoStore:
-    """The ``tx`` of a quick path: any use of it means the hop needs a real transaction."""
+class QuickTx:
+    """The ``tx`` of a quick path. It records the writes the one-statement commit can make (a
+    dispatched Task's token; an answered Task's settlement) and serves the one read it can
+    answer (the answered token, read beforehand); any other use raises :class:`NeedsStore`
+    and the hop takes a real transaction instead."""
+
+    def __init__(self, token: TaskToken | None = None) -> None:
+        self.token = token
+        self.issued: list[tuple[str, str, str, int, str | None, str | None, str | None]] = []
+        self.settled: tuple[str, str, str | None, str | None, str | None] | None = None
 
     def __getattr__(self, name: str) -> Any:
         raise NeedsStore(name)
 
+    @property
+    def wrote(self) -> bool:
+        return bool(self.issued) or self.settled is not None
 
-_NO_STORE: Any = _NoStore()
+    async def create_task_token(
+        self,
+        execution_arn: str,
+        state_name: str,
+        *,
+        branch_path: str = "",
+        attempt: int = 0,
+        info: str | None = None,
+        token: str | None = None,
+        activity_arn: str | None = None,
+        input: str | None = None,
+    ) -> str:
+        if token is None:
+            raise NeedsStore("create_task_token without a token")
+        self.issued.append((token, state_name, branch_path, attempt, _details(info), activity_arn, input))
+        return token
+
+    async def get_task_token(self, token: str) -> TaskToken:
+        if self.token is None or token != self.token.token:
+            raise NeedsStore("get_task_token")
+        return self.token
+
+    async def complete_task_token(
+        self,
+        token: str,
+        status: TaskTokenStatus,
+        *,
+        output: str | None = None,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> bool:
+        if self.token is None or token != self.token.token or self.settled is not None:
+            raise NeedsStore("complete_task_token")
+        self.settled = (token, TaskTokenStatus(status).value, output, error, cause)
+        return True
 
 
 def _details(details: Any) -> str | None:
@@ -162,10 +207,12 @@ class Engine:
         self._executions: OrderedDict[str, ExecutionInfo] = OrderedDict()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._queues: set[str] = set()
-        #: PostgreSQL: hops that need only "running? new?" commit in one statement (see
-        #: runtime/store/hopcommit.py); opened in start(). None: every hop takes a transaction.
+        #: Hops that need only "running? new?" commit without a transaction of their own: one
+        #: statement on PostgreSQL (runtime/store/hopcommit.py), one short transaction per
+        #: event-loop turn on SQLite (runtime/store/sqlitehops.py); opened in start(). None:
+        #: every hop takes a transaction.
         self.fast_path = fast_path
-        self._committer: HopCommitter | None = None
+        self._committer: HopCommit | None = None
         #: EXPRESS executions seen RUNNING, and when (loop time): their pure hops (Pass, Choice,
         #: Wait...) run without the store until the next re-check.
         self.express_recheck_seconds = express_recheck_seconds
@@ -532,15 +579,15 @@ class Engine:
                 return quick
         return await self.process_in_transaction(hop)
 
-    async def _quick_step(self, hop: Hop, info: ExecutionInfo) -> Step | None:
-        """Interpret the hop without a store; None if it turns out to need one (a Task, a
-        Parallel/Map, the end of a branch or of the execution...)."""
+    async def _quick_step(self, hop: Hop, info: ExecutionInfo, tx: QuickTx) -> Step | None:
+        """Interpret the hop against ``tx``; None if it turns out to need a transaction (a
+        Parallel/Map, the end of a branch or of the execution, a nested execution...)."""
         machine = self._machines.get(info.revision_id)
         if machine is None:
             return None
         step = Step(hop, self.clock.now(), machine=machine)
         try:
-            await self._dispatch_kind(_NO_STORE, step, info, machine)
+            await self._dispatch_kind(tx, step, info, machine)
         except NeedsStore:
             return None
         return step
@@ -548,31 +595,50 @@ class Engine:
     async def _process_express(self, hop: Hop) -> tuple[Step | None, list[int]] | None:
         seen = self._express_running.get(hop.execution_arn)
         info = self._executions.get(hop.execution_arn)
+        committer = self._committer
         loop = asyncio.get_running_loop()
         if seen is None or info is None or loop.time() - seen > self.express_recheck_seconds:
-            if self._committer is None:  # SQLite: the transaction re-reads it
+            if committer is None:  # SQLite: the transaction re-reads it
                 return None
             # PostgreSQL: one indexed read instead of a transaction
-            info = await self._load_execution(hop.execution_arn, self._committer)
+            info = await self._load_execution(hop.execution_arn, committer)
             if info is None:
                 return None
             self._remember(self._express_running, hop.execution_arn, loop.time())
         if not hop.branch and hop.seq // GENERATION != info.redrive_count:
             return None
-        step = await self._quick_step(hop, info)
-        return None if step is None else (step, [])
+        if committer is None:
+            tx = QuickTx()
+            step = await self._quick_step(hop, info, tx)
+            if step is None or tx.wrote:  # a Task's token is stored even for EXPRESS
+                return None
+            return step, []
+        # PostgreSQL: a Task's token (the one thing EXPRESS stores per hop) goes in one statement
+        return await self._process_fast(hop, committer, info)
 
-    async def _process_fast(self, hop: Hop, committer: HopCommitter) -> tuple[Step | None, list[int]] | None:
-        info = self._executions.get(hop.execution_arn)
+    async def _process_fast(
+        self, hop: Hop, committer: HopCommit, info: ExecutionInfo | None = None
+    ) -> tuple[Step | None, list[int]] | None:
+        info = info or self._executions.get(hop.execution_arn)
         if info is None:
             info = await self._load_execution(hop.execution_arn, committer)
             if info is None:
                 return None
         if not hop.branch and hop.seq // GENERATION != info.redrive_count:
             return None
-        step = await self._quick_step(hop, info)
+        answered = None
+        if hop.kind == "complete" and isinstance(hop.body, Mapping) and "token" in hop.body:
+            row = await committer.load_token(str(hop.body["token"]))
+            if row is None or row["status"] != TaskTokenStatus.PENDING.value:
+                return None  # a late answer: the transaction logs and drops it
+            answered = TaskToken(**{**row, "status": TaskTokenStatus(row["status"])})
+        tx = QuickTx(answered)
+        step = await self._quick_step(hop, info, tx)
         if step is None:
             return None
+        durable = hop.workflow_type != EXPRESS
+        if not durable and not tx.wrote:
+            return step, []  # EXPRESS: nothing to write
         parts = hop.branch.split("/") if hop.branch else []
         result = await committer.apply(
             HopWrite(
@@ -581,7 +647,9 @@ class Engine:
                 ["/".join(parts[:end]) for end in range(1, len(parts), 2)],
                 hop.message_id,
                 [(e.type, _details(e.details), e.previous_event_id) for e in step.events],
-                [_outbox_args(o) for o in step.outgoing],
+                [_outbox_args(o) for o in step.outgoing] if durable else [],
+                settle=tx.settled,
+                issue=tx.issued,
             )
         )
         if not result.running:  # ended, redriven, or its join ended: the transaction decides
@@ -592,7 +660,7 @@ class Engine:
             return None, []
         return step, result.outbox_ids
 
-    async def _load_execution(self, arn: str, committer: HopCommitter) -> ExecutionInfo | None:
+    async def _load_execution(self, arn: str, committer: HopCommit) -> ExecutionInfo | None:
         """Cache a running execution's facts (and its machine) with one read; None if it is
         not running."""
         cached = self._executions.get(arn)
@@ -1387,34 +1455,57 @@ class Engine:
 
         Returns False when the task is no longer waiting (late answer: ignored and logged).
         """
+        if self._committer is not None and kind != taskwire.HEARTBEAT:
+            # PostgreSQL: the token and its execution in one read instead of a transaction
+            row = await self._committer.load_answer(token)
+            if row is not None:
+                answer = self._answer(token, kind, body, callback, row.status, row.info)
+                if isinstance(answer, bool):
+                    return answer
+                hop = self._complete_hop(row, row, answer)
+                await self.transport.publish(Topology.HOPS, hop.to_message())
+                return True
         async with self.store.transaction() as tx:
             record = await tx.get_task_token(token)
-            if record.status != TaskTokenStatus.PENDING:
-                log.info("answer for task token %s ignored: task is already %s", token[:12], record.status)
-                return False
-            saved = orjson.loads(record.info)
-            if kind == taskwire.HEARTBEAT:
+            if kind == taskwire.HEARTBEAT and record.status == TaskTokenStatus.PENDING:
                 await tx.heartbeat_task_token(token)
                 return True
-            if saved.get("pattern") == WAIT_FOR_TASK_TOKEN and kind == taskwire.SUCCESS and not callback:
-                return True  # the service's own return value does not complete a callback task
-            value = orjson.loads(body) if body else None
-            answer: dict[str, Any] = {"token": token}
-            if kind == taskwire.SUCCESS:
-                answer["result"] = value
-            elif kind == taskwire.FAILURE:
-                answer["error"] = str((value or {}).get("error", ""))
-                answer["cause"] = str((value or {}).get("cause", ""))
-            else:
-                raise ValueError(f"unknown reply kind {kind!r}")
-            hop = await self._answer_hop(tx, record, answer)
+            answer = self._answer(token, kind, body, callback, record.status, record.info)
+            if isinstance(answer, bool):
+                return answer
+            hop = self._complete_hop(record, await tx.get_execution(record.execution_arn), answer)
         await self.transport.publish(Topology.HOPS, hop.to_message())
         return True
 
+    @staticmethod
+    def _answer(
+        token: str, kind: str, body: bytes, callback: bool, status: str, info: str | None
+    ) -> dict[str, Any] | bool:
+        """The ``complete`` hop's body for an answer, or whether it was taken without one."""
+        if status != TaskTokenStatus.PENDING:
+            log.info("answer for task token %s ignored: task is already %s", token[:12], status)
+            return False
+        saved = orjson.loads(info or "{}")
+        if saved.get("pattern") == WAIT_FOR_TASK_TOKEN and kind == taskwire.SUCCESS and not callback:
+            return True  # the service's own return value does not complete a callback task
+        value = orjson.loads(body) if body else None
+        answer: dict[str, Any] = {"token": token}
+        if kind == taskwire.SUCCESS:
+            answer["result"] = value
+        elif kind == taskwire.FAILURE:
+            answer["error"] = str((value or {}).get("error", ""))
+            answer["cause"] = str((value or {}).get("cause", ""))
+        else:
+            raise ValueError(f"unknown reply kind {kind!r}")
+        return answer
+
     async def _answer_hop(self, tx: Any, record: Any, answer: dict[str, Any]) -> Hop:
+        return self._complete_hop(record, await tx.get_execution(record.execution_arn), answer)
+
+    @staticmethod
+    def _complete_hop(record: Any, execution: Any, answer: dict[str, Any]) -> Hop:
         """The ``complete`` hop a task answer becomes: same id whoever answers first."""
         saved = orjson.loads(record.info)
-        execution = await tx.get_execution(record.execution_arn)
         traceparent, tracestate = telemetry.execution_trace(execution)
         return Hop(
             record.execution_arn,

@@ -10,7 +10,9 @@ autocommitted statement:
 2. record the hop's deterministic id in ``applied_messages`` (a redelivery inserts nothing);
 3. bump the history counter and insert the hop's events with ids relative to it;
 4. insert the outbox rows of what the hop emits, returning their ids;
-5. delete the outbox rows of hops already published (piggybacked; no round trip of its own).
+5. delete the outbox rows of hops already published (piggybacked; no round trip of its own);
+6. a Task dispatched: insert its PENDING token; a Task answered: settle its token, which
+   must still be PENDING (condition of 1).
 
 Nothing is written unless 1 and 2 hold, and the caller learns which one failed: not running →
 the engine's transactional path decides (drop it, note a redrive point); not new → duplicate.
@@ -30,7 +32,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.engine import URL
@@ -45,6 +48,9 @@ WITH ex AS (
           SELECT 1 FROM forks f
           WHERE f.execution_id = e.id AND f.fork_key = ANY($3::text[]) AND f.status <> 'RUNNING'
       )
+      AND ($15::text IS NULL OR EXISTS (
+          SELECT 1 FROM task_tokens t WHERE t.token = $15 AND t.status = 'PENDING'
+      ))
     FOR UPDATE OF e
 ), ap AS (
     INSERT INTO applied_messages (message_id, applied_date)
@@ -71,6 +77,17 @@ WITH ex AS (
     RETURNING id
 ), gone AS (
     DELETE FROM outbox WHERE id = ANY($14::bigint[])
+), settled AS (
+    UPDATE task_tokens SET status = $16, output = $17, error = $18, cause = $19, completion_date = $5
+    WHERE token = $15 AND status = 'PENDING' AND EXISTS (SELECT 1 FROM ap)
+), issued AS (
+    INSERT INTO task_tokens (token, execution_id, state_name, branch_path, attempt, info,
+                             activity_arn, input, status, creation_date)
+    SELECT t.token, ex.id, t.state_name, t.branch_path, t.attempt, t.info, t.activity_arn, t.input,
+           'PENDING', $5
+    FROM ex, ap, unnest($20::text[], $21::text[], $22::text[], $23::int[], $24::text[], $25::text[],
+                        $26::text[]) AS t(token, state_name, branch_path, attempt, info, activity_arn, input)
+    ON CONFLICT DO NOTHING
 )
 SELECT EXISTS (SELECT 1 FROM ex) AS running,
        EXISTS (SELECT 1 FROM ap) AS applied,
@@ -78,6 +95,23 @@ SELECT EXISTS (SELECT 1 FROM ex) AS running,
 """
 
 DELETE_OUTBOX = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+
+LOAD_TOKEN = """
+SELECT t.token, e.arn AS execution_arn, t.state_name, t.branch_path, t.attempt, t.info, t.status,
+       t.output, t.error, t.cause, t.creation_date, t.heartbeat_date, t.completion_date
+FROM task_tokens t JOIN executions e ON e.id = t.execution_id
+WHERE t.token = $1
+"""
+
+LOAD_ANSWER = """
+SELECT t.status, t.info, t.state_name, t.branch_path, t.attempt,
+       e.arn AS execution_arn, e.arn, e.type, e.trace_header, e.start_date, e.redrive_count,
+       e.redrive_date, e.state_machine_version_arn, sm.arn AS state_machine_arn
+FROM task_tokens t
+JOIN executions e ON e.id = t.execution_id
+JOIN state_machines sm ON sm.id = e.state_machine_id
+WHERE t.token = $1
+"""
 
 LOAD_EXECUTION = """
 SELECT e.name, e.input, e.start_date, e.status, e.redrive_count, e.revision_id,
@@ -100,6 +134,11 @@ class HopWrite:
     message_id: str
     events: Sequence[tuple[str, str | None, int | None]]  # (type, details JSON, previous id)
     outbox: Sequence[tuple[str, str, str, bytes, str | None]]  # (destination, key, headers, body, id)
+    #: a Task's answer: the token must still be PENDING, and is settled with this hop
+    #: (token, status, output, error, cause)
+    settle: tuple[str, str, str | None, str | None, str | None] | None = None
+    #: a Task dispatched: its PENDING token (token, state, branch, attempt, info, activity, input)
+    issue: Sequence[tuple[str, str, str, int, str | None, str | None, str | None]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +161,28 @@ class ExecutionRow:
     state_machine_arn: str
     role_arn: str
     definition: str | None
+
+
+class HopCommit(Protocol):
+    """What the engine's fast path needs from a store: :class:`HopCommitter` on PostgreSQL,
+    :class:`runtime.store.sqlitehops.SqliteHopCommitter` on SQLite."""
+
+    batches: int  # transactions committed
+    statements: int  # hops committed
+
+    async def apply(self, write: HopWrite) -> HopResult: ...
+
+    def published(self, ids: Sequence[int]) -> None: ...
+
+    async def flush_published(self) -> int: ...
+
+    async def load_execution(self, arn: str, *, with_definition: bool) -> ExecutionRow | None: ...
+
+    async def load_token(self, token: str) -> dict[str, Any] | None: ...
+
+    async def load_answer(self, token: str) -> SimpleNamespace | None: ...
+
+    async def close(self) -> None: ...
 
 
 def asyncpg_dsn(url: URL) -> str:
@@ -264,6 +325,21 @@ class HopCommitter:
 
     # ------------------------------------------------------------------ reads
 
+    async def load_token(self, token: str) -> dict[str, Any] | None:
+        """A task token's row (the fields of ``records.TaskToken``) in one query."""
+        assert self._pool is not None, "HopCommitter.open() was not called"
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(LOAD_TOKEN, token)
+        return None if row is None else dict(row)
+
+    async def load_answer(self, token: str) -> SimpleNamespace | None:
+        """What answering a task needs (its token and its execution's identity) in one query;
+        attribute access like the store's TaskToken and Execution records."""
+        assert self._pool is not None, "HopCommitter.open() was not called"
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(LOAD_ANSWER, token)
+        return None if row is None else SimpleNamespace(**dict(row))
+
     async def load_execution(self, arn: str, *, with_definition: bool) -> ExecutionRow | None:
         """The execution's cacheable facts (and its definition if asked) in one query."""
         assert self._pool is not None, "HopCommitter.open() was not called"
@@ -277,6 +353,8 @@ class HopCommitter:
 def _args(write: HopWrite, stamp: datetime, deleted: list[int]) -> tuple[Any, ...]:
     events = write.events
     outbox = write.outbox
+    settle = write.settle or (None, None, None, None, None)
+    issue = write.issue
     return (
         write.execution_arn,
         write.redrive_count,
@@ -292,6 +370,8 @@ def _args(write: HopWrite, stamp: datetime, deleted: list[int]) -> tuple[Any, ..
         [o[3] for o in outbox],
         [o[4] for o in outbox],
         deleted,
+        *settle,
+        *([t[i] for t in issue] for i in range(7)),
     )
 
 

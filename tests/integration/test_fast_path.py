@@ -50,9 +50,11 @@ class Runtime:
     engine: Engine
     committer: HopCommitter
 
-    async def machine(self, definition: dict[str, Any]) -> str:
+    async def machine(self, definition: dict[str, Any], type: str = "STANDARD") -> str:
         async with self.store.transaction() as tx:
-            sm = await tx.create_state_machine(f"fp-{uuid.uuid4().hex[:10]}", json.dumps(definition), ROLE)
+            sm = await tx.create_state_machine(
+                f"fp-{uuid.uuid4().hex[:10]}", json.dumps(definition), ROLE, type=type
+            )
         return str(sm.arn)
 
     async def history(self, arn: str) -> list[tuple[int, int, str, Any]]:
@@ -216,10 +218,11 @@ FAILING_MAP = {
 @pytest.mark.parametrize(
     ("definition", "data", "status", "quick_hops", "ordered"),
     [
-        # Init, 5 x (Inc, More?), Nap, its resume, Now, A1, B1... and M1 of each item. The two
+        # Init, 5 x (Inc, More?), Nap, its resume, Now and its resume, A1, B1, M1 of each item,
+        # Call dispatched 3 times and answered 3 times (2 failures retried, 1 success). The two
         # Parallel branches interleave as they please, so only the multiset of events compares.
-        (LOOP, {"items": [1, 2, 3, 4, 5]}, "SUCCEEDED", 20, False),
-        (SEQUENTIAL, {"items": []}, "SUCCEEDED", 14, True),
+        (LOOP, {"items": [1, 2, 3, 4, 5]}, "SUCCEEDED", 27, False),
+        (SEQUENTIAL, {"items": []}, "SUCCEEDED", 21, True),
         # Check of items 1..3 (one at a time); the third fails the Map, which is caught
         (FAILING_MAP, {"items": [1, 2, 3, 4, 5, 6]}, "SUCCEEDED", 3, True),
     ],
@@ -245,6 +248,28 @@ async def test_fast_and_transactional_histories_are_identical(
         assert sorted(json.dumps(e[2:], sort_keys=True) for e in fast) == sorted(
             json.dumps(e[2:], sort_keys=True) for e in slow
         )
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_express_tasks_store_only_their_token_in_one_statement(rt: Runtime) -> None:
+    """EXPRESS writes no history per transition; a Task's token is all it stores, and on
+    PostgreSQL that goes through the one-statement commit too (dispatch and answer)."""
+    sm = await rt.machine(SEQUENTIAL, type="EXPRESS")
+    outputs = []
+    for fast in (True, False):
+        rt.engine._committer = rt.committer if fast else None
+        before = rt.committer.statements
+        try:
+            execution = await rt.engine.start_execution(sm, {"items": []})
+            record = await rt.engine.wait(execution.arn, 60)
+        finally:
+            rt.engine._committer = rt.committer
+        outputs.append((str(record.status), json.loads(record.output or "null")))
+        used = rt.committer.statements - before
+        # three dispatches and three answers of Call (two failures retried): one statement each
+        assert used == (6 if fast else 0), used
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] == "SUCCEEDED" and outputs[0][1]["called"] == {"ok": 3}
 
 
 PARKED = {
