@@ -22,16 +22,14 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from runtime.engine.clock import VirtualClock
 from runtime.engine.engine import BUILTIN_SERVICE, Engine
 from runtime.engine.resources import ResourceMap
-from runtime.engine.timers import MemoryTimers
 from runtime.hop import Hop
 from runtime.store import Store
 from runtime.store.hopcommit import HopCommitter, HopWrite
-from runtime.transport import Topology, Transport, create_transport
+from runtime.transport import Transport
 from services.sdk import Service
-from tests.support.db import create_postgres_database, drop_postgres_database, require_postgres
+from tests.support.stack import server_stack
 
 pytest_plugins = ["tests.support.broker"]
 pytestmark = [pytest.mark.integration]
@@ -78,51 +76,29 @@ class Runtime:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def rt(amqp_url: str) -> AsyncIterator[Runtime]:
-    admin = require_postgres()
-    database_url = await create_postgres_database(admin)
-    try:
-        store = Store(database_url)
-        try:
-            await store.migrate()
-            transport = create_transport(amqp_url, Topology(prefix=f"t{uuid.uuid4().hex[:12]}"))
-            await transport.start()
-            try:
-                timers = MemoryTimers(transport, VirtualClock())
-                timers.start()
-                try:
-                    engine = Engine(
-                        store,
-                        transport,
-                        timers,
-                        clock=timers.clock,
-                        resources=ResourceMap({}, known_services={"flaky", BUILTIN_SERVICE}),
-                    )
-                    attempts: dict[str, int] = {}
-                    service = Service("fast-path")
+    async with server_stack(amqp_url) as (store, transport, timers):
+        engine = Engine(
+            store,
+            transport,
+            timers,
+            clock=timers.clock,
+            resources=ResourceMap({}, known_services={"flaky", BUILTIN_SERVICE}),
+        )
+        attempts: dict[str, int] = {}
+        service = Service("fast-path")
 
-                    @service.task("flaky")
-                    def flaky(payload: dict[str, Any]) -> dict[str, Any]:
-                        key = payload["key"]
-                        attempts[key] = attempts.get(key, 0) + 1
-                        if attempts[key] <= 2:
-                            raise Flaky(f"attempt {attempts[key]}")
-                        return {"ok": attempts[key]}
+        @service.task("flaky")
+        def flaky(payload: dict[str, Any]) -> dict[str, Any]:
+            key = payload["key"]
+            attempts[key] = attempts.get(key, 0) + 1
+            if attempts[key] <= 2:
+                raise Flaky(f"attempt {attempts[key]}")
+            return {"ok": attempts[key]}
 
-                    await service.attach(transport)
-                    await engine.start()
-                    assert engine._committer is not None, "PostgreSQL must open the fast path"
-                    yield Runtime(store, transport, engine, engine._committer)
-                finally:
-                    await timers.stop()
-            finally:
-                try:
-                    await transport.delete_topology()
-                finally:
-                    await transport.close()
-        finally:
-            await store.close()
-    finally:
-        await drop_postgres_database(admin, database_url)
+        await service.attach(transport)
+        await engine.start()
+        assert engine._committer is not None, "PostgreSQL must open the fast path"
+        yield Runtime(store, transport, engine, engine._committer)
 
 
 LOOP = {

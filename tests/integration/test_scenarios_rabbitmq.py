@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,16 +22,14 @@ import pytest
 import pytest_asyncio
 
 from runtime.embedded import RunResult, load_handler
-from runtime.engine.clock import VirtualClock
 from runtime.engine.engine import BUILTIN_SERVICE, Engine
 from runtime.engine.resources import ResourceMap
-from runtime.engine.timers import MemoryTimers
 from runtime.integrations import builtin_service
 from runtime.store import Store
-from runtime.transport import Topology, Transport, create_transport
+from runtime.transport import Transport
 from services.sdk import Service
 from tests.scenarios import Scenario, all_scenarios
-from tests.support.db import create_postgres_database, drop_postgres_database, require_postgres
+from tests.support.stack import server_stack
 
 # amqp_url: found, or started, or the test FAILS (never skips); a plugin so asserts are rewritten
 pytest_plugins = ["tests.support.broker"]
@@ -66,44 +63,19 @@ class BrokerRuntime:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def runtime(amqp_url: str) -> AsyncIterator[BrokerRuntime]:
-    admin = require_postgres()
-    database_url = await create_postgres_database(admin)
-    try:
-        store = Store(database_url)
-        try:
-            await store.migrate()
-            topology = Topology(prefix=f"t{uuid.uuid4().hex[:12]}")
-            transport = create_transport(
-                amqp_url, topology, publish_timeout=15.0, connection_name="statehop-test-scenarios"
-            )
-            await transport.start()
-            try:
-                clock = VirtualClock()
-                timers = MemoryTimers(transport, clock)
-                timers.start()
-                try:
-                    known = set(SERVICES) | {BUILTIN_SERVICE}
-                    engine = Engine(
-                        store, transport, timers, clock=clock, resources=ResourceMap({}, known_services=known)
-                    )
-                    service = Service("scenarios")
-                    for name, fn in SERVICES.items():
-                        service.task(name)(fn)
-                    await service.attach(transport)
-                    await builtin_service().attach(transport)
-                    await engine.start()
-                    yield BrokerRuntime(store, transport, engine)
-                finally:
-                    await timers.stop()
-            finally:
-                try:
-                    await transport.delete_topology()
-                finally:
-                    await transport.close()
-        finally:
-            await store.close()
-    finally:
-        await drop_postgres_database(admin, database_url)
+    options = {"publish_timeout": 15.0, "connection_name": "statehop-test-scenarios"}
+    async with server_stack(amqp_url, **options) as (store, transport, timers):
+        known = set(SERVICES) | {BUILTIN_SERVICE}
+        engine = Engine(
+            store, transport, timers, clock=timers.clock, resources=ResourceMap({}, known_services=known)
+        )
+        service = Service("scenarios")
+        for name, fn in SERVICES.items():
+            service.task(name)(fn)
+        await service.attach(transport)
+        await builtin_service().attach(transport)
+        await engine.start()
+        yield BrokerRuntime(store, transport, engine)
 
 
 def _name(sc: Scenario) -> str:
