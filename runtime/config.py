@@ -48,7 +48,9 @@ class Settings(BaseSettings):
         10, ge=1, le=500, description="store connections per process (the hop-commit pool adds half)"
     )
     fast_path: bool = Field(
-        True, description="PostgreSQL: commit quick STANDARD hops as one grouped statement each"
+        True,
+        description="commit quick STANDARD hops without a transaction each: one grouped statement "
+        "per hop on PostgreSQL, one short transaction per event-loop turn on SQLite",
     )
     express_max_seconds: float = Field(
         300.0, gt=0, description="an EXPRESS execution times out after this long (AWS: 300)"

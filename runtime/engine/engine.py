@@ -565,7 +565,8 @@ class Engine:
 
         The quick paths handle the hops that need nothing from the store but "still running?
         not applied yet?": EXPRESS hops of an execution recently seen running write nothing,
-        and STANDARD hops on PostgreSQL commit in one statement. Anything else, or anything
+        and STANDARD hops commit without a transaction of their own (PostgreSQL: one statement;
+        SQLite: one short transaction per event-loop turn). Anything else, or anything
         they cannot decide, takes the transaction of :meth:`process_in_transaction`.
         """
         if hop.kind in _QUICK_KINDS:
@@ -598,9 +599,9 @@ class Engine:
         committer = self._committer
         loop = asyncio.get_running_loop()
         if seen is None or info is None or loop.time() - seen > self.express_recheck_seconds:
-            if committer is None:  # SQLite: the transaction re-reads it
+            if committer is None:  # no fast path: the transaction re-reads it
                 return None
-            # PostgreSQL: one indexed read instead of a transaction
+            # one indexed read instead of a transaction
             info = await self._load_execution(hop.execution_arn, committer)
             if info is None:
                 return None
@@ -613,7 +614,7 @@ class Engine:
             if step is None or tx.wrote:  # a Task's token is stored even for EXPRESS
                 return None
             return step, []
-        # PostgreSQL: a Task's token (the one thing EXPRESS stores per hop) goes in one statement
+        # a Task's token (the one thing EXPRESS stores per hop) goes through the hop commit
         return await self._process_fast(hop, committer, info)
 
     async def _process_fast(
@@ -704,20 +705,23 @@ class Engine:
                 return None, []
             if not durable:
                 self._remember(self._express_running, hop.execution_arn, asyncio.get_running_loop().time())
-            if hop.branch and await self._branch_cancelled(tx, hop):
+            forks: dict[str, Any] = {}
+            if hop.branch and await self._branch_cancelled(tx, hop, forks):
                 return None, []
             machine = await self._machine(tx, hop.execution_arn, record.revision_id)
-            step = Step(hop, self.clock.now(), machine=machine)
+            step = Step(hop, self.clock.now(), machine=machine, forks=forks)
             await self._dispatch_kind(tx, step, info, machine)
             rows = await self._stage(tx, step)
         return step, rows
 
-    async def _branch_cancelled(self, tx: Any, hop: Hop) -> bool:
-        """A hop inside a Parallel/Map branch whose join already ended is dropped."""
+    async def _branch_cancelled(self, tx: Any, hop: Hop, forks: dict[str, Any]) -> bool:
+        """A hop inside a Parallel/Map branch whose join already ended is dropped. The joins
+        read are kept in ``forks``: the end of the branch needs its own again (same
+        transaction, one statement less)."""
         parts = hop.branch.split("/")
         for end in range(1, len(parts), 2):
             key = "/".join(parts[:end])
-            fork = await tx.get_fork(hop.execution_arn, key)
+            fork = forks[key] = await tx.get_fork(hop.execution_arn, key)
             if fork.status != "RUNNING":
                 return True
         return False
@@ -822,7 +826,7 @@ class Engine:
                 await self._end_execution(tx, step, "FAILED", result)
             return
         key, index = _split_branch(hop.branch)
-        fork = await tx.get_fork(hop.execution_arn, key)
+        fork = step.forks.get(key) or await tx.get_fork(hop.execution_arn, key)
         fork_info = orjson.loads(fork.info)
         if fork_info["kind"] == "map":
             parent_state = _fork_state(key)[1]
@@ -1456,7 +1460,7 @@ class Engine:
         Returns False when the task is no longer waiting (late answer: ignored and logged).
         """
         if self._committer is not None and kind != taskwire.HEARTBEAT:
-            # PostgreSQL: the token and its execution in one read instead of a transaction
+            # the token and its execution in one read instead of a transaction
             row = await self._committer.load_answer(token)
             if row is not None:
                 answer = self._answer(token, kind, body, callback, row.status, row.info)

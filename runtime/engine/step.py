@@ -76,6 +76,7 @@ class Step:
     finished: tuple[str, Any] | None = None  # (status, output-or-(error, cause)) at top level
     machine: Any = None  # the execution's compiled top-level Machine
     redrive_point: dict[str, Any] | None = None  # where a redrive continues, if this step fails
+    forks: dict[str, Any] = field(default_factory=dict)  # joins this hop's transaction read, by key
 
     @property
     def durable(self) -> bool:

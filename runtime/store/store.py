@@ -27,8 +27,9 @@ from runtime.store.engine import (
     normalize_url,
 )
 from runtime.store.errors import TransientStoreError
-from runtime.store.hopcommit import HopCommitter, asyncpg_dsn
+from runtime.store.hopcommit import HopCommit, HopCommitter, asyncpg_dsn
 from runtime.store.migrations import current_revision_async, head_revision, upgrade_async
+from runtime.store.sqlitehops import SqliteHopCommitter
 from runtime.store.tx import Transaction
 
 T = TypeVar("T")
@@ -80,7 +81,7 @@ class Store:
         # them spin in SQLite's busy handler (other processes still meet the busy timeout).
         self._sqlite_writer = asyncio.Lock() if self.backend == "sqlite" else None
         self._pool_size = pool_size
-        self._committer: HopCommitter | None = None
+        self._committer: HopCommit | None = None
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -127,14 +128,20 @@ class Store:
     async def is_up_to_date(self) -> bool:
         return await self.schema_revision() == head_revision()
 
-    async def hop_committer(self) -> HopCommitter | None:
-        """The one-statement hop commit of PostgreSQL (opened on first use); None on SQLite,
-        where hops take the transactional path."""
-        if self.backend != "postgresql":
-            return None
+    async def hop_committer(self) -> HopCommit:
+        """The fast path's hop commit (opened on first use): one grouped statement per hop on
+        PostgreSQL (runtime/store/hopcommit.py), one short transaction per event-loop turn on
+        SQLite (runtime/store/sqlitehops.py), which keeps this store's writer lock."""
         if self._committer is None:
-            committer = HopCommitter(asyncpg_dsn(self.url), pool_size=max(2, self._pool_size // 2))
-            await committer.open()
+            committer: HopCommit
+            if self._sqlite_writer is not None:
+                sqlite = SqliteHopCommitter(self.engine, self._sqlite_writer, memory=self._memory)
+                await sqlite.open()
+                committer = sqlite
+            else:
+                pg = HopCommitter(asyncpg_dsn(self.url), pool_size=max(2, self._pool_size // 2))
+                await pg.open()
+                committer = pg
             self._committer = committer
         return self._committer
 

@@ -31,6 +31,12 @@ def json_text(value: JsonText | list[Any]) -> str | None:
     return orjson.dumps(value).decode()
 
 
+#: Statements of the hot path, built once (building one costs more than running it on
+#: SQLite); values are bound at execution.
+_EXECUTION_ID = sa.select(t.executions.c.id).where(t.executions.c.arn == sa.bindparam("arn"))
+_EXECUTION_ID_LOCKED = _EXECUTION_ID.with_for_update()
+
+
 class TxBase:
     """State and helpers of one unit of work; the feature mixins build on it."""
 
@@ -55,10 +61,9 @@ class TxBase:
         """The surrogate id of an execution; ``lock`` takes its row lock (PostgreSQL)."""
         if not arn.startswith("arn:"):
             raise InvalidArn(f"Invalid execution ARN: {arn}")
-        stmt = sa.select(t.executions.c.id).where(t.executions.c.arn == arn)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = await self._first(stmt)
+        row = (
+            await self._conn.execute(_EXECUTION_ID_LOCKED if lock else _EXECUTION_ID, {"arn": arn})
+        ).first()
         if row is None:
             raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
         return int(row.id)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime.store import tables as t
 from runtime.store.records import OutboxMessage, OutboxRow
@@ -20,6 +21,13 @@ from runtime.store.tx._base import TxBase, now
 
 ob = t.outbox
 ap = t.applied_messages
+
+#: built once (see tx/_base.py); values bound at execution
+_MARK_APPLIED = {
+    "postgresql": postgresql.insert(ap).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(ap).on_conflict_do_nothing(),
+}
+_ADD_OUTBOX = sa.insert(ob).returning(ob.c.id)
 
 
 class DeliveryMixin(TxBase):
@@ -30,7 +38,7 @@ class DeliveryMixin(TxBase):
         the write lock (SQLite) and then gets False: exactly one of them wins.
         """
         result = await self._conn.execute(
-            self._insert(ap).values(message_id=message_id, applied_date=now()).on_conflict_do_nothing()
+            _MARK_APPLIED[self._conn.dialect.name], {"message_id": message_id, "applied_date": now()}
         )
         return bool(result.rowcount == 1)
 
@@ -60,7 +68,7 @@ class DeliveryMixin(TxBase):
             for m in batch
         ]
         if len(rows) == 1:
-            row = await self._first(sa.insert(ob).values(**rows[0]).returning(ob.c.id))
+            row = (await self._conn.execute(_ADD_OUTBOX, rows[0])).first()
             assert row is not None
             return [int(row.id)]
         result = await self._conn.execute(

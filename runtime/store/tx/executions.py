@@ -51,6 +51,14 @@ _SUMMARY_COLUMNS = (
 )
 
 
+#: built once (see tx/_base.py); values bound at execution
+_GET_EXECUTION = (
+    sa.select(ex, sm.c.arn.label("state_machine_arn"))
+    .select_from(ex.join(sm, sm.c.id == ex.c.state_machine_id))
+    .where(ex.c.arn == sa.bindparam("arn"))
+)
+
+
 def _execution(row: AnyRow) -> Execution:
     return Execution(
         arn=row.arn,
@@ -168,12 +176,7 @@ class ExecutionsMixin(MachinesMixin):
         return StartedExecution(execution, created=True)
 
     async def get_execution(self, arn: str) -> Execution:
-        stmt = (
-            sa.select(ex, sm.c.arn.label("state_machine_arn"))
-            .select_from(ex.join(sm, sm.c.id == ex.c.state_machine_id))
-            .where(ex.c.arn == arn)
-        )
-        row = await self._first(stmt)
+        row = (await self._conn.execute(_GET_EXECUTION, {"arn": arn})).first()
         if row is None:
             raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
         return _execution(row)

@@ -26,6 +26,53 @@ fk = t.forks
 fi = t.fork_items
 _CHUNK = 5000  # indexes per IN (...): well under SQLite's and asyncpg's parameter limits
 
+# Statements of the hot path (a join result per Map item), built once (see tx/_base.py);
+# values bound at execution.
+_EXECUTION = sa.select(ex.c.id).where(ex.c.arn == sa.bindparam("arn"))
+_FORK_ROW = sa.select(fk).where(
+    fk.c.execution_id == _EXECUTION.scalar_subquery(), fk.c.fork_key == sa.bindparam("key")
+)
+#: the execution row's lock, then the fork row's, in one statement
+_FORK_ROW_LOCKED = (
+    sa.select(fk)
+    .where(
+        fk.c.execution_id == _EXECUTION.with_for_update().scalar_subquery(),
+        fk.c.fork_key == sa.bindparam("key"),
+    )
+    .with_for_update()
+)
+_RELEASE = (
+    sa.select(fi.c.idx, fi.c.input)
+    .where(
+        fi.c.fork_id == sa.bindparam("b_fork"),
+        fi.c.idx >= sa.bindparam("b_first"),
+        fi.c.idx < sa.bindparam("b_stop"),
+    )
+    .order_by(fi.c.idx)
+)
+_WRITE_RESULTS = (
+    sa.update(fi)
+    .where(fi.c.fork_id == sa.bindparam("b_fork"), fi.c.idx == sa.bindparam("b_idx"))
+    .values(
+        ok=sa.bindparam("b_ok"),
+        output=sa.bindparam("b_output"),
+        error=sa.bindparam("b_error"),
+        cause=sa.bindparam("b_cause"),
+        finish_date=sa.bindparam("b_finish"),
+    )
+)
+_WRITE_RESULT = _WRITE_RESULTS.where(fi.c.ok.is_(None))
+_COUNT_RESULTS = (
+    sa.update(fk)
+    .where(fk.c.id == sa.bindparam("b_id"))
+    .values(
+        succeeded=sa.bindparam("b_succeeded"),
+        failed=sa.bindparam("b_failed"),
+        status=sa.bindparam("b_status"),
+        next_index=sa.bindparam("b_next"),
+    )
+)
+
 
 def threshold_exceeded(failed: int, total: int, count: int | None, percentage: float | None) -> bool:
     """AWS rule: no tolerance given means none; otherwise exceeding either limit fails."""
@@ -57,13 +104,8 @@ class ForksMixin(TxBase):
     async def _fork_row(self, execution_arn: str, key: str, *, lock: bool) -> AnyRow:
         """The fork row; ``lock`` takes the execution row lock, then the fork's, in one statement
         (the uncorrelated sub-select runs first, so the lock order is always execution, fork)."""
-        execution = sa.select(ex.c.id).where(ex.c.arn == execution_arn)
-        if lock:
-            execution = execution.with_for_update()
-        stmt = sa.select(fk).where(fk.c.execution_id == execution.scalar_subquery(), fk.c.fork_key == key)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = await self._first(stmt)
+        params = {"arn": execution_arn, "key": key}
+        row = (await self._conn.execute(_FORK_ROW_LOCKED if lock else _FORK_ROW, params)).first()
         if row is None:
             await self._execution_id(execution_arn)  # ExecutionDoesNotExist if that is why
             raise ForkDoesNotExist(f"No fork {key!r} in execution {execution_arn}")
@@ -77,9 +119,7 @@ class ForksMixin(TxBase):
         if count == 0:
             return []
         rows = await self._conn.execute(
-            sa.select(fi.c.idx, fi.c.input)
-            .where(fi.c.fork_id == fork.id, fi.c.idx >= fork.next_index, fi.c.idx < fork.next_index + count)
-            .order_by(fi.c.idx)
+            _RELEASE, {"b_fork": fork.id, "b_first": fork.next_index, "b_stop": fork.next_index + count}
         )
         return [ForkItem(r.idx, r.input) for r in rows]
 
@@ -190,14 +230,14 @@ class ForksMixin(TxBase):
         if status is ForkStatus.RUNNING:
             start = await self._release(fork, succeeded + failed, fork.max_concurrency)
         await self._conn.execute(
-            sa.update(fk)
-            .where(fk.c.id == fork.id)
-            .values(
-                succeeded=succeeded,
-                failed=failed,
-                status=status.value,
-                next_index=fork.next_index + len(start),
-            )
+            _COUNT_RESULTS,
+            {
+                "b_id": fork.id,
+                "b_succeeded": succeeded,
+                "b_failed": failed,
+                "b_status": status.value,
+                "b_next": fork.next_index + len(start),
+            },
         )
         return JoinProgress(
             recorded=True,
@@ -230,19 +270,8 @@ class ForksMixin(TxBase):
             }
             for r in results
         ]
-        update = (
-            sa.update(fi)
-            .where(fi.c.fork_id == sa.bindparam("b_fork"), fi.c.idx == sa.bindparam("b_idx"))
-            .values(
-                ok=sa.bindparam("b_ok"),
-                output=sa.bindparam("b_output"),
-                error=sa.bindparam("b_error"),
-                cause=sa.bindparam("b_cause"),
-                finish_date=sa.bindparam("b_finish"),
-            )
-        )
         if len(results) == 1:
-            written = await self._conn.execute(update.where(fi.c.ok.is_(None)), rows[0])
+            written = await self._conn.execute(_WRITE_RESULT, rows[0])
             return results if written.rowcount == 1 else []
         open_indexes: set[int] = set()
         for chunk in range(0, len(results), _CHUNK):
@@ -253,7 +282,7 @@ class ForksMixin(TxBase):
             open_indexes.update(found.scalars())
         new = [r for r, row in zip(results, rows, strict=True) if r.index in open_indexes]
         if new:
-            await self._conn.execute(update, [row for row in rows if row["b_idx"] in open_indexes])
+            await self._conn.execute(_WRITE_RESULTS, [row for row in rows if row["b_idx"] in open_indexes])
         return new
 
     async def _results(self, fork_id: int) -> list[BranchResult]:

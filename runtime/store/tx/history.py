@@ -24,6 +24,15 @@ from runtime.store.tx._base import TxBase, json_text, now
 ex = t.executions
 ev = t.history_events
 
+#: built once (see tx/_base.py); values bound at execution
+_BUMP_COUNTER = (
+    sa.update(ex)
+    .where(ex.c.arn == sa.bindparam("b_arn"))
+    .values(event_count=ex.c.event_count + sa.bindparam("b_count", type_=sa.Integer))
+    .returning(ex.c.id, ex.c.event_count)
+)
+_INSERT_EVENTS = sa.insert(ev)
+
 
 def _strip_data(details: str | None) -> str | None:
     """includeExecutionData=false: drop input/output (and their details) from the event."""
@@ -49,12 +58,9 @@ class HistoryMixin(TxBase):
             return []
         if not execution_arn.startswith("arn:"):
             raise InvalidArn(f"Invalid execution ARN: {execution_arn}")
-        row = await self._first(
-            sa.update(ex)
-            .where(ex.c.arn == execution_arn)
-            .values(event_count=ex.c.event_count + len(batch))
-            .returning(ex.c.id, ex.c.event_count)
-        )
+        row = (
+            await self._conn.execute(_BUMP_COUNTER, {"b_arn": execution_arn, "b_count": len(batch)})
+        ).first()
         if row is None:
             raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{execution_arn}'")
         first = int(row.event_count) - len(batch) + 1
@@ -77,7 +83,7 @@ class HistoryMixin(TxBase):
                     "details": json_text(event.details),
                 }
             )
-        await self._conn.execute(sa.insert(ev), rows)
+        await self._conn.execute(_INSERT_EVENTS, rows)
         return [r["event_id"] for r in rows]
 
     async def list_events(
