@@ -511,7 +511,11 @@ async def test_consumer_and_publisher_survive_a_broker_outage(broker_proxy: TcpP
         await broker_proxy.start()
         await asyncio.wait_for(late, WAIT)
         await transport.publish("hops", msg(b"after"))
-        await wait_until(lambda: got == [b"before", b"during", b"after"], timeout=30)
+        # at-least-once: an ack lost in the cut redelivers "before" (the engine dedupes by
+        # message id); what must hold is that nothing is lost and the order is kept
+        expected = [b"before", b"during", b"after"]
+        await wait_until(lambda: set(expected) <= set(got), timeout=30)
+        assert list(dict.fromkeys(got)) == expected, got
         assert transport.reconnects >= 1
     finally:
         await transport.delete_topology()
