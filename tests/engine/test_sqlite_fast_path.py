@@ -32,6 +32,7 @@ from runtime.store.errors import TransientStoreError
 from runtime.store.hopcommit import HopWrite
 from runtime.store.records import TaskTokenStatus
 from runtime.store.sqlitehops import SqliteHopCommitter
+from tests.support.fastpath_cases import HISTORY_CASES, HISTORY_IDS, PARKED, SEQUENTIAL
 
 ROLE = "arn:aws:iam::123456789012:role/statehop"
 
@@ -95,107 +96,8 @@ async def run(rt: Any, sm_arn: str, data: Any, *, fast: bool) -> tuple[str, list
     return str(record.status), await history(rt, record.arn)
 
 
-LOOP = {
-    "StartAt": "Init",
-    "States": {
-        "Init": {"Type": "Pass", "Parameters": {"n": 0, "items.$": "$.items"}, "Next": "Inc"},
-        "Inc": {
-            "Type": "Pass",
-            "Parameters": {"n.$": "States.MathAdd($.n, 1)", "items.$": "$.items"},
-            "Next": "More?",
-        },
-        "More?": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.n", "NumericLessThan": 5, "Next": "Inc"}],
-            "Default": "Nap",
-        },
-        "Nap": {"Type": "Wait", "Seconds": 30, "Next": "Now"},
-        "Now": {"Type": "Wait", "Seconds": 0, "Next": "Fan"},
-        "Fan": {
-            "Type": "Parallel",
-            "ResultPath": "$.par",
-            "Branches": [
-                {
-                    "StartAt": "A1",
-                    "States": {
-                        "A1": {"Type": "Pass", "Result": 1, "Next": "A2"},
-                        "A2": {"Type": "Pass", "End": True},
-                    },
-                },
-                {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Result": "b", "End": True}}},
-            ],
-            "Next": "Each",
-        },
-        "Each": {
-            "Type": "Map",
-            "ItemsPath": "$.items",
-            "MaxConcurrency": 1,
-            "ResultPath": "$.mapped",
-            "ItemProcessor": {
-                "StartAt": "M1",
-                "States": {
-                    "M1": {"Type": "Pass", "Parameters": {"v.$": "$"}, "Next": "M2"},
-                    "M2": {"Type": "Pass", "End": True},
-                },
-            },
-            "Next": "Call",
-        },
-        "Call": {
-            "Type": "Task",
-            "Resource": "flaky",
-            "Parameters": {"key.$": "$$.Execution.Name"},
-            "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 5, "MaxAttempts": 3}],
-            "ResultPath": "$.called",
-            "Next": "Done",
-        },
-        "Done": {"Type": "Succeed"},
-    },
-}
-
-SEQUENTIAL = {
-    "StartAt": "Init",
-    "States": {k: v for k, v in LOOP["States"].items() if k not in ("Fan", "Each")}
-    | {"Now": {"Type": "Wait", "Seconds": 0, "Next": "Call"}},
-}
-
-FAILING_MAP = {
-    "StartAt": "Each",
-    "States": {
-        "Each": {
-            "Type": "Map",
-            "ItemsPath": "$.items",
-            "MaxConcurrency": 1,
-            "ItemProcessor": {
-                "StartAt": "Check",
-                "States": {
-                    "Check": {
-                        "Type": "Choice",
-                        "Choices": [{"Variable": "$", "NumericEquals": 3, "Next": "Boom"}],
-                        "Default": "Fine",
-                    },
-                    "Boom": {"Type": "Fail", "Error": "Three", "Cause": "no threes"},
-                    "Fine": {"Type": "Pass", "End": True},
-                },
-            },
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
-            "End": True,
-        },
-        "Caught": {"Type": "Pass", "End": True},
-    },
-}
-
-
 @pytest.mark.parametrize(
-    ("definition", "data", "status", "quick_hops", "ordered"),
-    [
-        # at least the pure hops: Init, 5 x (Inc, More?), Nap, its resume, Now, A1, B1... and
-        # M1 of each item. The Parallel branches interleave as they please: multisets compare.
-        (LOOP, {"items": [1, 2, 3, 4, 5]}, "SUCCEEDED", 20, False),
-        (SEQUENTIAL, {"items": []}, "SUCCEEDED", 14, True),
-        # Check of items 1..3 (one at a time); the third fails the Map, which is caught
-        (FAILING_MAP, {"items": [1, 2, 3, 4, 5, 6]}, "SUCCEEDED", 3, True),
-    ],
-    ids=["loop-wait-parallel-map-retry", "sequential", "map-failure-caught"],
+    ("definition", "data", "status", "quick_hops", "ordered"), HISTORY_CASES, ids=HISTORY_IDS
 )
 @pytest.mark.asyncio(loop_scope="module")
 async def test_fast_and_transactional_histories_are_identical(
@@ -271,12 +173,6 @@ async def test_concurrent_executions_share_transactions_and_leave_no_outbox(rt: 
     await c.flush_published()
     async with rt.store.transaction() as tx:
         assert await tx.pending_outbox(1000) == [], "published outbox rows were not deleted"
-
-
-PARKED = {
-    "StartAt": "W",
-    "States": {"W": {"Type": "Wait", "Seconds": 3600, "Next": "P"}, "P": {"Type": "Pass", "End": True}},
-}
 
 
 async def _running_execution(rt: Any) -> tuple[str, Hop]:

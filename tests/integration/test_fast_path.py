@@ -29,6 +29,7 @@ from runtime.store import Store
 from runtime.store.hopcommit import HopCommitter, HopWrite
 from runtime.transport import Transport
 from services.sdk import Service
+from tests.support.fastpath_cases import HISTORY_CASES, HISTORY_IDS, PARKED, SEQUENTIAL
 from tests.support.stack import server_stack
 
 pytest_plugins = ["tests.support.broker"]
@@ -101,108 +102,8 @@ async def rt(amqp_url: str) -> AsyncIterator[Runtime]:
         yield Runtime(store, transport, engine, engine._committer)
 
 
-LOOP = {
-    "StartAt": "Init",
-    "States": {
-        "Init": {"Type": "Pass", "Parameters": {"n": 0, "items.$": "$.items"}, "Next": "Inc"},
-        "Inc": {
-            "Type": "Pass",
-            "Parameters": {"n.$": "States.MathAdd($.n, 1)", "items.$": "$.items"},
-            "Next": "More?",
-        },
-        "More?": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.n", "NumericLessThan": 5, "Next": "Inc"}],
-            "Default": "Nap",
-        },
-        "Nap": {"Type": "Wait", "Seconds": 30, "Next": "Now"},
-        "Now": {"Type": "Wait", "Seconds": 0, "Next": "Fan"},
-        "Fan": {
-            "Type": "Parallel",
-            "ResultPath": "$.par",
-            "Branches": [
-                {
-                    "StartAt": "A1",
-                    "States": {
-                        "A1": {"Type": "Pass", "Result": 1, "Next": "A2"},
-                        "A2": {"Type": "Pass", "End": True},
-                    },
-                },
-                {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Result": "b", "End": True}}},
-            ],
-            "Next": "Each",
-        },
-        "Each": {
-            "Type": "Map",
-            "ItemsPath": "$.items",
-            "MaxConcurrency": 1,
-            "ResultPath": "$.mapped",
-            "ItemProcessor": {
-                "StartAt": "M1",
-                "States": {
-                    "M1": {"Type": "Pass", "Parameters": {"v.$": "$"}, "Next": "M2"},
-                    "M2": {"Type": "Pass", "End": True},
-                },
-            },
-            "Next": "Call",
-        },
-        "Call": {
-            "Type": "Task",
-            "Resource": "flaky",
-            "Parameters": {"key.$": "$$.Execution.Name"},
-            "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 5, "MaxAttempts": 3}],
-            "ResultPath": "$.called",
-            "Next": "Done",
-        },
-        "Done": {"Type": "Succeed"},
-    },
-}
-
-SEQUENTIAL = {
-    "StartAt": "Init",
-    "States": {k: v for k, v in LOOP["States"].items() if k not in ("Fan", "Each")}
-    | {"Now": {"Type": "Wait", "Seconds": 0, "Next": "Call"}},
-}
-
-FAILING_MAP = {
-    "StartAt": "Each",
-    "States": {
-        "Each": {
-            "Type": "Map",
-            "ItemsPath": "$.items",
-            "MaxConcurrency": 1,
-            "ItemProcessor": {
-                "StartAt": "Check",
-                "States": {
-                    "Check": {
-                        "Type": "Choice",
-                        "Choices": [{"Variable": "$", "NumericEquals": 3, "Next": "Boom"}],
-                        "Default": "Fine",
-                    },
-                    "Boom": {"Type": "Fail", "Error": "Three", "Cause": "no threes"},
-                    "Fine": {"Type": "Pass", "End": True},
-                },
-            },
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
-            "End": True,
-        },
-        "Caught": {"Type": "Pass", "End": True},
-    },
-}
-
-
 @pytest.mark.parametrize(
-    ("definition", "data", "status", "quick_hops", "ordered"),
-    [
-        # Init, 5 x (Inc, More?), Nap, its resume, Now and its resume, A1, B1, M1 of each item,
-        # Call dispatched 3 times and answered 3 times (2 failures retried, 1 success). The two
-        # Parallel branches interleave as they please, so only the multiset of events compares.
-        (LOOP, {"items": [1, 2, 3, 4, 5]}, "SUCCEEDED", 27, False),
-        (SEQUENTIAL, {"items": []}, "SUCCEEDED", 21, True),
-        # Check of items 1..3 (one at a time); the third fails the Map, which is caught
-        (FAILING_MAP, {"items": [1, 2, 3, 4, 5, 6]}, "SUCCEEDED", 3, True),
-    ],
-    ids=["loop-wait-parallel-map-retry", "sequential", "map-failure-caught"],
+    ("definition", "data", "status", "quick_hops", "ordered"), HISTORY_CASES, ids=HISTORY_IDS
 )
 @pytest.mark.asyncio(loop_scope="module")
 async def test_fast_and_transactional_histories_are_identical(
@@ -246,12 +147,6 @@ async def test_express_tasks_store_only_their_token_in_one_statement(rt: Runtime
         assert used == (6 if fast else 0), used
     assert outputs[0] == outputs[1]
     assert outputs[0][0] == "SUCCEEDED" and outputs[0][1]["called"] == {"ok": 3}
-
-
-PARKED = {
-    "StartAt": "W",
-    "States": {"W": {"Type": "Wait", "Seconds": 3600, "Next": "P"}, "P": {"Type": "Pass", "End": True}},
-}
 
 
 async def _running_execution(rt: Runtime) -> tuple[str, Hop]:
