@@ -280,7 +280,7 @@ class HopCommitter:
                         await self._commit_group(group)
                     except BaseException as exc:  # cancelled: nobody may wait forever
                         for _, future in batch:
-                            _settle(future, exc=exc)
+                            settle_future(future, exc=exc)
                         raise
         finally:
             self._running -= 1
@@ -300,7 +300,7 @@ class HopCommitter:
         except asyncpg.PostgresError as exc:
             if len(batch) == 1:
                 self._published.extend(deleted)
-                _settle(batch[0][1], exc=exc)
+                settle_future(batch[0][1], exc=exc)
                 return
             log.warning("a batch of %d hops failed (%s); committing them one by one", len(batch), exc)
             self._published.extend(deleted)
@@ -309,14 +309,14 @@ class HopCommitter:
         except BaseException as exc:
             self._published.extend(deleted)
             for _, future in batch:
-                _settle(future, exc=exc)
+                settle_future(future, exc=exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self.batches += 1
         self.statements += len(batch)
         for (_, future), row in zip(batch, rows, strict=True):
-            _settle(future, HopResult(row["running"], row["applied"], list(row["outbox_ids"])))
+            settle_future(future, HopResult(row["running"], row["applied"], list(row["outbox_ids"])))
 
     async def _one_by_one(
         self, batch: list[tuple[HopWrite, asyncio.Future[HopResult]]], stamp: datetime
@@ -327,10 +327,10 @@ class HopCommitter:
                 try:
                     row = await conn.fetchrow(_statement(write), *_args(write, stamp, []))
                 except Exception as exc:
-                    _settle(future, exc=exc)
+                    settle_future(future, exc=exc)
                     continue
                 assert row is not None
-                _settle(future, HopResult(row["running"], row["applied"], list(row["outbox_ids"])))
+                settle_future(future, HopResult(row["running"], row["applied"], list(row["outbox_ids"])))
 
     async def flush_published(self) -> int:
         """Delete the published outbox rows no batch has taken along (an idle worker)."""
@@ -405,9 +405,10 @@ def _args(write: HopWrite, stamp: datetime, deleted: list[int]) -> tuple[Any, ..
     return (*plain, *settle, *([t[i] for t in write.issue] for i in range(7)))
 
 
-def _settle(
+def settle_future(
     future: asyncio.Future[HopResult], result: HopResult | None = None, *, exc: BaseException | None = None
 ) -> None:
+    """Hand a waiting ``apply`` its result or error, unless it already has one."""
     if future.done():
         return
     if exc is not None:

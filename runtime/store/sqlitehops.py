@@ -50,7 +50,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from runtime.store import tables as t
 from runtime.store.errors import TransientStoreError
-from runtime.store.hopcommit import ExecutionRow, HopResult, HopWrite
+from runtime.store.hopcommit import ExecutionRow, HopResult, HopWrite, settle_future
 
 log = logging.getLogger("statehop.store.sqlitehops")
 
@@ -399,19 +399,19 @@ class SqliteHopCommitter:
                     await self._one_by_one(batch, stamp)
                     return
                 for _, future in batch:
-                    _settle(future, exc=exc)
+                    settle_future(future, exc=exc)
                 return
             except BaseException as exc:  # cancelled: the hops are not known to be committed
                 self._published.extend(deleted)
                 for _, future in batch:
-                    _settle(future, exc=exc)
+                    settle_future(future, exc=exc)
                 raise
             committed = True
             self.batches += 1
             self.statements += len(batch)
             self.sql_statements += statements
             for (_, future), result in zip(batch, results, strict=True):
-                _settle(future, result)
+                settle_future(future, result)
         finally:
             self._running = False
             # published rows whose delete just failed wait for the next hop (no retry loop)
@@ -436,18 +436,18 @@ class SqliteHopCommitter:
             outcomes = await self._run(write=True, work=work)
         except BaseException as exc:
             for _, future in batch:
-                _settle(future, exc=exc)
+                settle_future(future, exc=exc)
             if not isinstance(exc, Exception):
                 raise
             return
         for (_, future), (outcome, statements) in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                _settle(future, exc=outcome)
+                settle_future(future, exc=outcome)
                 continue
             self.batches += 1
             self.statements += 1
             self.sql_statements += statements
-            _settle(future, outcome)
+            settle_future(future, outcome)
 
     async def flush_published(self) -> int:
         """Delete the published outbox rows no batch has taken along yet."""
@@ -541,15 +541,3 @@ def _commit_batch(
     batch = _Batch(db)
     results = batch.transaction(lambda: batch.apply(writes, stamp, deleted))
     return results, batch.statements
-
-
-def _settle(
-    future: asyncio.Future[HopResult], result: HopResult | None = None, *, exc: BaseException | None = None
-) -> None:
-    if future.done():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        assert result is not None
-        future.set_result(result)
