@@ -16,20 +16,9 @@ import pytest
 
 from runtime.embedded import EmbeddedRuntime
 from runtime.hop import Hop
+from tests.support.fastpath_cases import counter_loop
 
-LOOP = {
-    "StartAt": "Init",
-    "States": {
-        "Init": {"Type": "Pass", "Result": {"n": 0}, "Next": "Inc"},
-        "Inc": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More?"},
-        "More?": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.n", "NumericLessThan": 20, "Next": "Inc"}],
-            "Default": "Done",
-        },
-        "Done": {"Type": "Succeed"},
-    },
-}
+LOOP = counter_loop(20)
 
 
 @contextlib.asynccontextmanager

@@ -32,7 +32,7 @@ from runtime.store.errors import TransientStoreError
 from runtime.store.hopcommit import HopWrite
 from runtime.store.records import TaskTokenStatus
 from runtime.store.sqlitehops import SqliteHopCommitter
-from tests.support.fastpath_cases import HISTORY_CASES, HISTORY_IDS, PARKED, SEQUENTIAL
+from tests.support.fastpath_cases import HISTORY_CASES, HISTORY_IDS, PARKED, SEQUENTIAL, counter_loop
 
 ROLE = "arn:aws:iam::123456789012:role/statehop"
 
@@ -144,19 +144,7 @@ async def test_express_tasks_store_only_their_token_through_the_committer(rt: An
     assert outputs[0][0] == "SUCCEEDED" and outputs[0][1]["called"] == {"ok": 3}
 
 
-PURE_LOOP = {
-    "StartAt": "Init",
-    "States": {
-        "Init": {"Type": "Pass", "Result": {"n": 0}, "Next": "Inc"},
-        "Inc": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More?"},
-        "More?": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.n", "NumericLessThan": 5, "Next": "Inc"}],
-            "Default": "Done",
-        },
-        "Done": {"Type": "Succeed"},
-    },
-}
+PURE_LOOP = counter_loop(5)
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -115,3 +115,21 @@ PARKED = {
     "StartAt": "W",
     "States": {"W": {"Type": "Wait", "Seconds": 3600, "Next": "P"}, "P": {"Type": "Pass", "End": True}},
 }
+
+
+def counter_loop(limit: int) -> dict[str, Any]:
+    """Pass/Choice only: count to ``limit`` (2 * limit + 1 hops), nothing that needs the store
+    but the end."""
+    return {
+        "StartAt": "Init",
+        "States": {
+            "Init": {"Type": "Pass", "Result": {"n": 0}, "Next": "Inc"},
+            "Inc": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More?"},
+            "More?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericLessThan": limit, "Next": "Inc"}],
+                "Default": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
